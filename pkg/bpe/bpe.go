@@ -42,12 +42,17 @@ type Tokenizer interface {
 }
 
 // Splitter is implemented by tokenizers whose encoding of a long text can be
-// split into independently encoded pieces without changing the result.
+// cut into pieces that are encoded independently (in parallel) and
+// concatenated, giving exactly Encode(text).
 type Splitter interface {
-	// SplitPoint returns an index i in (0, len(text)] such that
-	// Encode(text[:i]) followed by Encode(text[i:]) equals Encode(text) for
-	// every possible continuation after len(text); it returns 0 if there is
-	// no such point in text. Callers use it to cut input into chunks that
-	// are encoded in parallel.
+	// SplitPoint returns an index i in (0, len(text)] such that, for every
+	// possible continuation of text after len(text),
+	//   Encode(whole) == Encode(whole[:i]) ++ EncodeTail(whole[i:]),
+	// or 0 if text holds no such point. It looks only at text.
 	SplitPoint(text []byte) int
+
+	// EncodeTail appends the ids of text that starts at a split point of a
+	// longer text (for SentencePiece: without the dummy-prefix space that
+	// Encode adds at the start of a text).
+	EncodeTail(dst []uint32, text []byte) []uint32
 }
