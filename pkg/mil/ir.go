@@ -140,6 +140,10 @@ type Op struct {
 	Name   string // the name=string("...") attribute; need not equal Result
 	Val    *Value // for const
 	Attrs  []Attr
+
+	// Line and Col locate the statement in the text it was parsed from
+	// (1-based); zero for ops made in memory. Equal ignores them.
+	Line, Col int
 }
 
 // Arg returns the argument called name, or nil.
