@@ -55,8 +55,11 @@ func (m Mat) set(b, i, j int, v float32) {
 // where A[b] is m×k, B[b] is k×n and C[b] is m×n. When beta == 0, C is not
 // read (NaNs in C do not propagate). C may be fp16, in which case the result
 // is rounded to fp16 once, at the store. C must not overlap A or B.
+//
+// Batched panics if a view indexes outside its storage. It does not
+// allocate in steady state and may use up to Threads() goroutines.
 func Batched(batch, m, n, k int, alpha float32, a, b Mat, beta float32, c Mat) {
-	batchedRef(batch, m, n, k, alpha, a, b, beta, c)
+	batched(currentKernel(), Threads(), batch, m, n, k, alpha, a, b, beta, c)
 }
 
 // Sgemm is the BLAS-style row-major entry point:
@@ -109,3 +112,6 @@ func SetThreads(n int) int {
 
 // Threads returns the current limit.
 func Threads() int { return threads }
+
+// Impl names the micro-kernel Batched uses now: "avx512", "avx2" or "go".
+func Impl() string { return currentKernel().name }

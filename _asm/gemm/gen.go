@@ -1,0 +1,207 @@
+// Command gemm generates anekit's fp32 GEMM micro-kernels
+// (internal/gemm/kernel_amd64.s and its Go declarations).
+//
+// Run it through go generate in internal/gemm, or by hand from _asm:
+//
+//	go run ./gemm -out ../internal/gemm/kernel_amd64.s -stubs ../internal/gemm/kernel_amd64.go -pkg gemm
+//
+// Every kernel has the signature
+//
+//	func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// and computes the mr×nr block C = alpha*A*B + beta*C (C not read when beta
+// is ±0), where A is a packed panel of k steps of MR floats (only the first
+// mr of each step are read), B a packed panel of k steps of NR floats, and C
+// row-major with leading dimension ldc (in elements). One function is
+// generated per mr in 1..MR so that edge rows cost what they compute.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+const sig = "func(k int, a, b, c *float32, ldc int, alpha, beta float32)"
+
+// AVX-512 tile: MR rows × 32 columns (two zmm), 2*MR accumulators.
+const mr512 = 14
+
+// AVX2 tile: MR rows × 16 columns (two ymm), 2*MR accumulators.
+const mr256 = 6
+
+func main() {
+	ConstraintExpr("!purego")
+	for mr := 1; mr <= mr512; mr++ {
+		kernel512(mr)
+	}
+	for mr := 1; mr <= mr256; mr++ {
+		kernel256(mr)
+	}
+	Generate()
+}
+
+
+// kernel512 emits kern512x<mr>: AVX-512, B from two zmm loads per k step,
+// A broadcast from memory inside the FMA ({1to16}).
+func kernel512(mr int) {
+	TEXT(fmt.Sprintf("kern512x%d", mr), NOSPLIT, sig)
+	Doc(fmt.Sprintf("kern512x%d is the AVX-512 %dx32 micro-kernel (A panel stride %d).", mr, mr, mr512))
+	zs := []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
+		reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
+		reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
+		reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31}
+	b0, b1 := zs[30], zs[31]
+	acc := func(r, h int) reg.VecPhysical { return zs[2*r+h] }
+
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+
+	// Warm the C rows while the products run.
+	p := GP64()
+	MOVQ(c, p)
+	for r := 0; r < mr; r++ {
+		PREFETCHT0(Mem{Base: p})
+		PREFETCHT0(Mem{Base: p, Disp: 64})
+		if r+1 < mr {
+			ADDQ(ldc, p)
+		}
+	}
+	for r := 0; r < mr; r++ {
+		VPXORD(acc(r, 0), acc(r, 0), acc(r, 0))
+		VPXORD(acc(r, 1), acc(r, 1), acc(r, 1))
+	}
+	TESTQ(k, k)
+	JZ(LabelRef(fmt.Sprintf("k512x%d_done", mr)))
+	Label(fmt.Sprintf("k512x%d_loop", mr))
+	VMOVUPS(Mem{Base: b}, b0)
+	VMOVUPS(Mem{Base: b, Disp: 64}, b1)
+	for r := 0; r < mr; r++ {
+		VFMADD231PS_BCST(Mem{Base: a, Disp: 4 * r}, b0, acc(r, 0))
+		VFMADD231PS_BCST(Mem{Base: a, Disp: 4 * r}, b1, acc(r, 1))
+	}
+	ADDQ(U32(4*mr512), a)
+	ADDQ(U32(128), b)
+	DECQ(k)
+	JNZ(LabelRef(fmt.Sprintf("k512x%d_loop", mr)))
+	Label(fmt.Sprintf("k512x%d_done", mr))
+
+	// Scale by alpha.
+	VBROADCASTSS(NewParamAddr("alpha", 40), b0)
+	for r := 0; r < mr; r++ {
+		VMULPS(b0, acc(r, 0), acc(r, 0))
+		VMULPS(b0, acc(r, 0), acc(r, 1))
+	}
+	bt := GP32()
+	MOVL(NewParamAddr("beta", 44), bt)
+	ANDL(U32(0x7fffffff), bt)
+	JZ(LabelRef(fmt.Sprintf("k512x%d_beta0", mr)))
+	VBROADCASTSS(NewParamAddr("beta", 44), b1)
+	for r := 0; r < mr; r++ {
+		VFMADD231PS(Mem{Base: c}, b1, acc(r, 0))
+		VFMADD231PS(Mem{Base: c, Disp: 64}, b1, acc(r, 1))
+		VMOVUPS(acc(r, 0), Mem{Base: c})
+		VMOVUPS(acc(r, 1), Mem{Base: c, Disp: 64})
+		if r+1 < mr {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(fmt.Sprintf("k512x%d_beta0", mr))
+	for r := 0; r < mr; r++ {
+		VMOVUPS(acc(r, 0), Mem{Base: c})
+		VMOVUPS(acc(r, 1), Mem{Base: c, Disp: 64})
+		if r+1 < mr {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// kernel256 emits kern256x<mr>: AVX2 + FMA, B from two ymm loads per k
+// step, A broadcast with VBROADCASTSS into one of two rotating registers.
+func kernel256(mr int) {
+	TEXT(fmt.Sprintf("kern256x%d", mr), NOSPLIT, sig)
+	Doc(fmt.Sprintf("kern256x%d is the AVX2+FMA %dx16 micro-kernel (A panel stride %d).", mr, mr, mr256))
+	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
+		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15}
+	b0, b1 := ys[12], ys[13]
+	bc := []reg.VecPhysical{ys[14], ys[15]}
+	acc := func(r, h int) reg.VecPhysical { return ys[2*r+h] }
+
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+
+	p := GP64()
+	MOVQ(c, p)
+	for r := 0; r < mr; r++ {
+		PREFETCHT0(Mem{Base: p})
+		if r+1 < mr {
+			ADDQ(ldc, p)
+		}
+	}
+	for r := 0; r < mr; r++ {
+		VXORPS(acc(r, 0), acc(r, 0), acc(r, 0))
+		VXORPS(acc(r, 1), acc(r, 1), acc(r, 1))
+	}
+	TESTQ(k, k)
+	JZ(LabelRef(fmt.Sprintf("k256x%d_done", mr)))
+	Label(fmt.Sprintf("k256x%d_loop", mr))
+	VMOVUPS(Mem{Base: b}, b0)
+	VMOVUPS(Mem{Base: b, Disp: 32}, b1)
+	for r := 0; r < mr; r++ {
+		t := bc[r%2]
+		VBROADCASTSS(Mem{Base: a, Disp: 4 * r}, t)
+		VFMADD231PS(b0, t, acc(r, 0))
+		VFMADD231PS(b1, t, acc(r, 1))
+	}
+	ADDQ(U32(4*mr256), a)
+	ADDQ(U32(64), b)
+	DECQ(k)
+	JNZ(LabelRef(fmt.Sprintf("k256x%d_loop", mr)))
+	Label(fmt.Sprintf("k256x%d_done", mr))
+
+	VBROADCASTSS(NewParamAddr("alpha", 40), b0)
+	for r := 0; r < mr; r++ {
+		VMULPS(b0, acc(r, 0), acc(r, 0))
+		VMULPS(b0, acc(r, 0), acc(r, 1))
+	}
+	bt := GP32()
+	MOVL(NewParamAddr("beta", 44), bt)
+	ANDL(U32(0x7fffffff), bt)
+	JZ(LabelRef(fmt.Sprintf("k256x%d_beta0", mr)))
+	VBROADCASTSS(NewParamAddr("beta", 44), b1)
+	for r := 0; r < mr; r++ {
+		VFMADD231PS(Mem{Base: c}, b1, acc(r, 0))
+		VFMADD231PS(Mem{Base: c, Disp: 32}, b1, acc(r, 1))
+		VMOVUPS(acc(r, 0), Mem{Base: c})
+		VMOVUPS(acc(r, 1), Mem{Base: c, Disp: 32})
+		if r+1 < mr {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+	Label(fmt.Sprintf("k256x%d_beta0", mr))
+	for r := 0; r < mr; r++ {
+		VMOVUPS(acc(r, 0), Mem{Base: c})
+		VMOVUPS(acc(r, 1), Mem{Base: c, Disp: 32})
+		if r+1 < mr {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,386 @@
+package gemm
+
+import (
+	"sync"
+
+	"github.com/anekit/anekit/internal/f16"
+)
+
+// A kernel is one register-blocked micro-kernel with the cache blocking that
+// suits it. run computes the mr×nr block (mr <= MR, nr == NR)
+//
+//	C = alpha * A * B + beta * C      (C not read when beta == 0)
+//
+// from a packed A panel (k steps of MR floats, rows >= mr ignored) and a
+// packed B panel (k steps of NR floats) into row-major c with leading
+// dimension ldc; len(c) >= (mr-1)*ldc + NR.
+type kernel struct {
+	name   string
+	mr, nr int
+	kc     int // K block: an A micro-panel (kc×MR) stays in L1
+	nb     int // N block: the packed B block (kc×nb) stays in L2
+	mb     int // M block: the packed A block (mb×kc) stays in L3
+	run    func(mr, k int, a, b, c []float32, ldc int, alpha, beta float32)
+}
+
+// Tuning of the work split.
+const (
+	// serialFlops: below this many flops a multiply runs on one goroutine.
+	serialFlops = 1 << 21
+	// batchFlops: a batch of multiplies each below this many flops is split
+	// across goroutines by batch entry rather than within each matrix.
+	batchFlops = 1 << 24
+	// tempElems bounds the fp32 scratch for an fp16 or strided C.
+	tempElems = 1 << 20
+)
+
+// buffers are one goroutine's packing space, reused across calls.
+type buffers struct {
+	a, b, tile, row, temp []float32
+}
+
+var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// job is one call of Batched, split into parts run by the worker pool.
+type job struct {
+	kn             *kernel
+	batch, m, n, k int
+	alpha, beta    float32
+	a, b, c        Mat
+	byBatch        bool // parts are ranges of batch entries
+	bb             int  // the entry being split (when !byBatch)
+	pm, pn         int  // grid of parts over M and N (when !byBatch)
+	parts          int
+	wg             sync.WaitGroup
+}
+
+var jobPool = sync.Pool{New: func() any { return new(job) }}
+
+func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, beta float32, c Mat) {
+	if batch <= 0 || m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		for bb := 0; bb < batch; bb++ {
+			scaleC(bb, m, n, beta, c)
+		}
+		return
+	}
+	flops := 2 * m * n * k
+	j := jobPool.Get().(*job)
+	*j = job{kn: kn, batch: batch, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, c: c}
+	switch {
+	case threads <= 1 || flops*batch < serialFlops:
+		j.byBatch, j.parts = true, 1
+		j.runPart(0)
+	case batch >= threads && flops < batchFlops:
+		j.byBatch, j.parts = true, threads
+		parallel(j)
+	default:
+		j.pm, j.pn = split(kn, threads, m, n, k, a, b, flops < serialFlops)
+		j.parts = j.pm * j.pn
+		for j.bb = 0; j.bb < batch; j.bb++ {
+			if j.parts == 1 {
+				j.runPart(0)
+			} else {
+				parallel(j)
+			}
+		}
+	}
+	*j = job{}
+	jobPool.Put(j)
+}
+
+// split picks a grid pm×pn (pm*pn <= threads) of parts for one m×n×k
+// multiply, minimising an estimate of the slowest part's time: its share of
+// the flops (rounded up to whole micro-tiles) plus the packing it repeats.
+func split(kn *kernel, threads, m, n, k int, a, b Mat, small bool) (pm, pn int) {
+	if small {
+		return 1, 1
+	}
+	// Packing costs in flop-equivalents per element, measured on Zen 4:
+	// a contiguous copy is cheap, a transposing gather is not.
+	costA, costB := 40, 10
+	if a.ColStride == 1 || a.F16 != nil {
+		costA = 60
+	}
+	if b.ColStride != 1 || b.F16 != nil {
+		costB = 60
+	}
+	best := -1
+	for tm := 1; tm <= threads; tm++ {
+		tn := threads / tm
+		if tm*tn != threads {
+			continue
+		}
+		rows := ceilDiv(ceilDiv(m, kn.mr), tm) * kn.mr
+		cols := ceilDiv(ceilDiv(n, kn.nr), tn) * kn.nr
+		if rows > m {
+			rows = m
+		}
+		cost := 2*rows*cols*k + costA*rows*k + costB*cols*k
+		if best < 0 || cost < best {
+			best, pm, pn = cost, tm, tn
+		}
+	}
+	return pm, pn
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// rangeOf returns part i of n units split into parts pieces of whole
+// multiples of unit (the last piece takes the remainder).
+func rangeOf(i, parts, n, unit int) (lo, hi int) {
+	units := ceilDiv(n, unit)
+	lo = i * units / parts * unit
+	hi = (i + 1) * units / parts * unit
+	return min(lo, n), min(hi, n)
+}
+
+// runPart runs part i of the job on the calling goroutine.
+func (j *job) runPart(i int) {
+	buf := bufPool.Get().(*buffers)
+	if j.byBatch {
+		lo, hi := rangeOf(i, j.parts, j.batch, 1)
+		for bb := lo; bb < hi; bb++ {
+			j.entry(buf, bb, 0, j.m, 0, j.n)
+		}
+	} else {
+		i0, i1 := rangeOf(i/j.pn, j.pm, j.m, j.kn.mr)
+		j0, j1 := rangeOf(i%j.pn, j.pn, j.n, j.kn.nr)
+		if i0 < i1 && j0 < j1 {
+			j.entry(buf, j.bb, i0, i1, j0, j1)
+		}
+	}
+	bufPool.Put(buf)
+}
+
+// entry computes rows [i0,i1) and columns [j0,j1) of batch entry bb.
+func (j *job) entry(buf *buffers, bb, i0, i1, j0, j1 int) {
+	a, b, c := j.a, j.b, j.c
+	a.Off += bb * a.BatchStride
+	b.Off += bb * b.BatchStride
+	c.Off += bb * c.BatchStride
+	if c.F16 == nil && c.ColStride == 1 && c.RowStride >= j.n {
+		off := c.Off + i0*c.RowStride + j0
+		j.kn.block(buf, i1-i0, j1-j0, j.k, j.alpha, a, i0, b, j0, j.beta, c.F32[off:], c.RowStride)
+		return
+	}
+	// fp16 or strided C: compute into fp32 scratch, then merge, rounding
+	// to fp16 once.
+	rows := i1 - i0
+	w := max(j.kn.nr, tempElems/rows/j.kn.nr*j.kn.nr)
+	for jc := j0; jc < j1; jc += w {
+		cw := min(w, j1-jc)
+		buf.temp = grow(buf.temp, rows*cw)
+		t := buf.temp
+		j.kn.block(buf, rows, cw, j.k, j.alpha, a, i0, b, jc, 0, t, cw)
+		mergeC(t, cw, rows, cw, j.beta, c, i0, jc)
+	}
+}
+
+// block computes the m×n block of C whose top-left element is c[0]
+// (row-major, leading dimension ldc) from rows i0.. of a and columns j0..
+// of b, blocked for the kernel's caches.
+func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int, b Mat, j0 int, beta float32, c []float32, ldc int) {
+	MR, NR := kn.mr, kn.nr
+	kcMax := min(kn.kc, k)
+	buf.a = grow(buf.a, ceilDiv(min(kn.mb, m), MR)*MR*kcMax)
+	buf.b = grow(buf.b, ceilDiv(min(kn.nb, n), NR)*NR*kcMax)
+	buf.tile = grow(buf.tile, MR*NR)
+	tile := buf.tile
+	for ic := 0; ic < m; ic += kn.mb {
+		mc := min(kn.mb, m-ic)
+		for pc := 0; pc < k; pc += kn.kc {
+			kc := min(kn.kc, k-pc)
+			be := beta
+			if pc > 0 {
+				be = 1
+			}
+			packA(buf, a, i0+ic, mc, pc, kc, MR)
+			for jc := 0; jc < n; jc += kn.nb {
+				nb := min(kn.nb, n-jc)
+				packB(buf, b, pc, kc, j0+jc, nb, NR)
+				for ir := 0; ir < mc; ir += MR {
+					mr := min(MR, mc-ir)
+					ap := buf.a[ir*kc : (ir+MR)*kc]
+					for jr := 0; jr < nb; jr += NR {
+						nr := min(NR, nb-jr)
+						bp := buf.b[jr*kc : (jr+NR)*kc]
+						ci := (ic+ir)*ldc + jc + jr
+						if nr == NR {
+							kn.run(mr, kc, ap, bp, c[ci:], ldc, alpha, be)
+							continue
+						}
+						kn.run(mr, kc, ap, bp, tile, NR, alpha, 0)
+						for r := 0; r < mr; r++ {
+							dst := c[ci+r*ldc : ci+r*ldc+nr]
+							src := tile[r*NR : r*NR+nr]
+							if be == 0 {
+								copy(dst, src)
+								continue
+							}
+							for x, v := range src {
+								dst[x] = v + be*dst[x]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows i0..i0+mc, steps p0..p0+kc of a into buf.a as
+// ceil(mc/MR) panels of kc×MR, zero-padding missing rows.
+func packA(buf *buffers, a Mat, i0, mc, p0, kc, MR int) {
+	dst := buf.a
+	for q := 0; q*MR < mc; q++ {
+		panel := dst[q*MR*kc : (q+1)*MR*kc]
+		mr := min(MR, mc-q*MR)
+		base := a.Off + (i0+q*MR)*a.RowStride + p0*a.ColStride
+		switch {
+		case a.RowStride == 1 && a.F16 == nil: // Aᵀ stored: each step is a run
+			for p := 0; p < kc; p++ {
+				s := base + p*a.ColStride
+				copy(panel[p*MR:p*MR+mr], a.F32[s:s+mr])
+			}
+		case a.RowStride == 1:
+			for p := 0; p < kc; p++ {
+				s := base + p*a.ColStride
+				f16.Decode(panel[p*MR:p*MR+mr], a.F16[s:s+mr])
+			}
+		default: // gather each row, then scatter it down the panel
+			for r := 0; r < mr; r++ {
+				row := gatherRow(buf, a, base+r*a.RowStride, kc)
+				scatter(panel[r:], row, MR)
+			}
+		}
+		if mr < MR {
+			for p := 0; p < kc; p++ {
+				clear(panel[p*MR+mr : (p+1)*MR])
+			}
+		}
+	}
+}
+
+// packB packs steps p0..p0+kc, columns j0..j0+nb of b into buf.b as
+// ceil(nb/NR) panels of kc×NR, zero-padding missing columns.
+func packB(buf *buffers, b Mat, p0, kc, j0, nb, NR int) {
+	dst := buf.b
+	for q := 0; q*NR < nb; q++ {
+		panel := dst[q*NR*kc : (q+1)*NR*kc]
+		nr := min(NR, nb-q*NR)
+		base := b.Off + p0*b.RowStride + (j0+q*NR)*b.ColStride
+		switch {
+		case b.ColStride == 1 && b.F16 == nil: // row-major: each step is a run
+			for p := 0; p < kc; p++ {
+				s := base + p*b.RowStride
+				copy(panel[p*NR:p*NR+nr], b.F32[s:s+nr])
+			}
+		case b.ColStride == 1:
+			for p := 0; p < kc; p++ {
+				s := base + p*b.RowStride
+				f16.Decode(panel[p*NR:p*NR+nr], b.F16[s:s+nr])
+			}
+		default: // gather each column, then scatter it down the panel
+			// Swap roles: column x of b is a "row" with stride RowStride.
+			bt := b.T()
+			for x := 0; x < nr; x++ {
+				col := gatherRow(buf, bt, base+x*b.ColStride, kc)
+				scatter(panel[x:], col, NR)
+			}
+		}
+		if nr < NR {
+			for p := 0; p < kc; p++ {
+				clear(panel[p*NR+nr : (p+1)*NR])
+			}
+		}
+	}
+}
+
+// gatherRow returns the n elements of m starting at index s with step
+// m.ColStride, as float32: a subslice of m.F32 when contiguous, else
+// buf.row.
+func gatherRow(buf *buffers, m Mat, s, n int) []float32 {
+	if m.ColStride == 1 && m.F16 == nil {
+		return m.F32[s : s+n]
+	}
+	buf.row = grow(buf.row, n)
+	row := buf.row
+	switch {
+	case m.ColStride == 1:
+		f16.Decode(row, m.F16[s:s+n])
+	case m.F16 != nil:
+		for p := range row {
+			row[p] = f16.ToFloat32(m.F16[s+p*m.ColStride])
+		}
+	default:
+		for p := range row {
+			row[p] = m.F32[s+p*m.ColStride]
+		}
+	}
+	return row
+}
+
+// scatter writes src[p] to dst[p*stride].
+func scatter(dst, src []float32, stride int) {
+	if len(src) == 0 {
+		return
+	}
+	_ = dst[(len(src)-1)*stride]
+	for p, v := range src {
+		dst[p*stride] = v
+	}
+}
+
+// mergeC stores rows×cols of t (leading dimension ldt) into C at (i0, j0)
+// of the (already batch-offset) view c: C = t + beta*C, C not read when
+// beta == 0, fp16 rounded once.
+func mergeC(t []float32, ldt, rows, cols int, beta float32, c Mat, i0, j0 int) {
+	for i := 0; i < rows; i++ {
+		src := t[i*ldt : i*ldt+cols]
+		base := c.Off + (i0+i)*c.RowStride + j0*c.ColStride
+		if c.F16 != nil {
+			if beta == 0 && c.ColStride == 1 {
+				f16.Encode(c.F16[base:base+cols], src)
+				continue
+			}
+			for x, v := range src {
+				s := base + x*c.ColStride
+				if beta != 0 {
+					v += beta * f16.ToFloat32(c.F16[s])
+				}
+				c.F16[s] = f16.FromFloat32(v)
+			}
+			continue
+		}
+		for x, v := range src {
+			s := base + x*c.ColStride
+			if beta != 0 {
+				v += beta * c.F32[s]
+			}
+			c.F32[s] = v
+		}
+	}
+}
+
+// scaleC sets C[bb] = beta*C[bb] (zero when beta == 0), for k == 0.
+func scaleC(bb, m, n int, beta float32, c Mat) {
+	for i := 0; i < m; i++ {
+		for x := 0; x < n; x++ {
+			v := float32(0)
+			if beta != 0 {
+				v = beta * c.at(bb, i, x)
+			}
+			c.set(bb, i, x, v)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+//go:build amd64 && !purego
+
+package gemm
+
+//go:generate sh -c "cd ../../_asm && go run ./gemm -out ../internal/gemm/kernel_amd64.s -stubs ../internal/gemm/kernel_amd64.go -pkg gemm"
+
+import (
+	"unsafe"
+
+	"github.com/anekit/anekit/internal/cpu"
+)
+
+// Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3): the
+// kc×MR A micro-panel stays in L1, the kc×nb B block in L2.
+var (
+	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512}
+	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, kc: 384, nb: 320, mb: 1008, run: run256}
+)
+
+var kern512 = [...]func(k int, a, b, c *float32, ldc int, alpha, beta float32){
+	kern512x1, kern512x2, kern512x3, kern512x4, kern512x5, kern512x6, kern512x7,
+	kern512x8, kern512x9, kern512x10, kern512x11, kern512x12, kern512x13, kern512x14,
+}
+
+var kern256 = [...]func(k int, a, b, c *float32, ldc int, alpha, beta float32){
+	kern256x1, kern256x2, kern256x3, kern256x4, kern256x5, kern256x6,
+}
+
+func run512(mr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_, _, _ = a[:k*14], b[:k*32], c[:(mr-1)*ldc+32]
+	kern512[mr-1](k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, alpha, beta)
+}
+
+func run256(mr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_, _, _ = a[:k*6], b[:k*16], c[:(mr-1)*ldc+16]
+	kern256[mr-1](k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, alpha, beta)
+}
+
+// currentKernel returns the fastest kernel the CPU flags allow now.
+func currentKernel() *kernel {
+	switch {
+	case cpu.HasAVX512():
+		return avx512Kernel
+	case cpu.HasAVX2():
+		return avx2Kernel
+	}
+	return goKernel
+}
