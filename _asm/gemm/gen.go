@@ -96,7 +96,7 @@ func kernel512(mr int) {
 	VBROADCASTSS(NewParamAddr("alpha", 40), b0)
 	for r := 0; r < mr; r++ {
 		VMULPS(b0, acc(r, 0), acc(r, 0))
-		VMULPS(b0, acc(r, 0), acc(r, 1))
+		VMULPS(b0, acc(r, 1), acc(r, 1))
 	}
 	bt := GP32()
 	MOVL(NewParamAddr("beta", 44), bt)
@@ -176,7 +176,7 @@ func kernel256(mr int) {
 	VBROADCASTSS(NewParamAddr("alpha", 40), b0)
 	for r := 0; r < mr; r++ {
 		VMULPS(b0, acc(r, 0), acc(r, 0))
-		VMULPS(b0, acc(r, 0), acc(r, 1))
+		VMULPS(b0, acc(r, 1), acc(r, 1))
 	}
 	bt := GP32()
 	MOVL(NewParamAddr("beta", 44), bt)

@@ -34,7 +34,7 @@ k512x1_loop:
 k512x1_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x1_beta0
@@ -89,9 +89,9 @@ k512x2_loop:
 k512x2_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x2_beta0
@@ -161,11 +161,11 @@ k512x3_loop:
 k512x3_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x3_beta0
@@ -250,13 +250,13 @@ k512x4_loop:
 k512x4_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x4_beta0
@@ -356,15 +356,15 @@ k512x5_loop:
 k512x5_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x5_beta0
@@ -479,17 +479,17 @@ k512x6_loop:
 k512x6_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x6_beta0
@@ -619,19 +619,19 @@ k512x7_loop:
 k512x7_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	VMULPS       Z30, Z12, Z12
-	VMULPS       Z30, Z12, Z13
+	VMULPS       Z30, Z13, Z13
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x7_beta0
@@ -776,21 +776,21 @@ k512x8_loop:
 k512x8_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	VMULPS       Z30, Z12, Z12
-	VMULPS       Z30, Z12, Z13
+	VMULPS       Z30, Z13, Z13
 	VMULPS       Z30, Z14, Z14
-	VMULPS       Z30, Z14, Z15
+	VMULPS       Z30, Z15, Z15
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x8_beta0
@@ -950,23 +950,23 @@ k512x9_loop:
 k512x9_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	VMULPS       Z30, Z12, Z12
-	VMULPS       Z30, Z12, Z13
+	VMULPS       Z30, Z13, Z13
 	VMULPS       Z30, Z14, Z14
-	VMULPS       Z30, Z14, Z15
+	VMULPS       Z30, Z15, Z15
 	VMULPS       Z30, Z16, Z16
-	VMULPS       Z30, Z16, Z17
+	VMULPS       Z30, Z17, Z17
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x9_beta0
@@ -1141,25 +1141,25 @@ k512x10_loop:
 k512x10_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	VMULPS       Z30, Z12, Z12
-	VMULPS       Z30, Z12, Z13
+	VMULPS       Z30, Z13, Z13
 	VMULPS       Z30, Z14, Z14
-	VMULPS       Z30, Z14, Z15
+	VMULPS       Z30, Z15, Z15
 	VMULPS       Z30, Z16, Z16
-	VMULPS       Z30, Z16, Z17
+	VMULPS       Z30, Z17, Z17
 	VMULPS       Z30, Z18, Z18
-	VMULPS       Z30, Z18, Z19
+	VMULPS       Z30, Z19, Z19
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x10_beta0
@@ -1349,27 +1349,27 @@ k512x11_loop:
 k512x11_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	VMULPS       Z30, Z12, Z12
-	VMULPS       Z30, Z12, Z13
+	VMULPS       Z30, Z13, Z13
 	VMULPS       Z30, Z14, Z14
-	VMULPS       Z30, Z14, Z15
+	VMULPS       Z30, Z15, Z15
 	VMULPS       Z30, Z16, Z16
-	VMULPS       Z30, Z16, Z17
+	VMULPS       Z30, Z17, Z17
 	VMULPS       Z30, Z18, Z18
-	VMULPS       Z30, Z18, Z19
+	VMULPS       Z30, Z19, Z19
 	VMULPS       Z30, Z20, Z20
-	VMULPS       Z30, Z20, Z21
+	VMULPS       Z30, Z21, Z21
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x11_beta0
@@ -1574,29 +1574,29 @@ k512x12_loop:
 k512x12_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	VMULPS       Z30, Z12, Z12
-	VMULPS       Z30, Z12, Z13
+	VMULPS       Z30, Z13, Z13
 	VMULPS       Z30, Z14, Z14
-	VMULPS       Z30, Z14, Z15
+	VMULPS       Z30, Z15, Z15
 	VMULPS       Z30, Z16, Z16
-	VMULPS       Z30, Z16, Z17
+	VMULPS       Z30, Z17, Z17
 	VMULPS       Z30, Z18, Z18
-	VMULPS       Z30, Z18, Z19
+	VMULPS       Z30, Z19, Z19
 	VMULPS       Z30, Z20, Z20
-	VMULPS       Z30, Z20, Z21
+	VMULPS       Z30, Z21, Z21
 	VMULPS       Z30, Z22, Z22
-	VMULPS       Z30, Z22, Z23
+	VMULPS       Z30, Z23, Z23
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x12_beta0
@@ -1816,31 +1816,31 @@ k512x13_loop:
 k512x13_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	VMULPS       Z30, Z12, Z12
-	VMULPS       Z30, Z12, Z13
+	VMULPS       Z30, Z13, Z13
 	VMULPS       Z30, Z14, Z14
-	VMULPS       Z30, Z14, Z15
+	VMULPS       Z30, Z15, Z15
 	VMULPS       Z30, Z16, Z16
-	VMULPS       Z30, Z16, Z17
+	VMULPS       Z30, Z17, Z17
 	VMULPS       Z30, Z18, Z18
-	VMULPS       Z30, Z18, Z19
+	VMULPS       Z30, Z19, Z19
 	VMULPS       Z30, Z20, Z20
-	VMULPS       Z30, Z20, Z21
+	VMULPS       Z30, Z21, Z21
 	VMULPS       Z30, Z22, Z22
-	VMULPS       Z30, Z22, Z23
+	VMULPS       Z30, Z23, Z23
 	VMULPS       Z30, Z24, Z24
-	VMULPS       Z30, Z24, Z25
+	VMULPS       Z30, Z25, Z25
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x13_beta0
@@ -2075,33 +2075,33 @@ k512x14_loop:
 k512x14_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
-	VMULPS       Z30, Z0, Z1
+	VMULPS       Z30, Z1, Z1
 	VMULPS       Z30, Z2, Z2
-	VMULPS       Z30, Z2, Z3
+	VMULPS       Z30, Z3, Z3
 	VMULPS       Z30, Z4, Z4
-	VMULPS       Z30, Z4, Z5
+	VMULPS       Z30, Z5, Z5
 	VMULPS       Z30, Z6, Z6
-	VMULPS       Z30, Z6, Z7
+	VMULPS       Z30, Z7, Z7
 	VMULPS       Z30, Z8, Z8
-	VMULPS       Z30, Z8, Z9
+	VMULPS       Z30, Z9, Z9
 	VMULPS       Z30, Z10, Z10
-	VMULPS       Z30, Z10, Z11
+	VMULPS       Z30, Z11, Z11
 	VMULPS       Z30, Z12, Z12
-	VMULPS       Z30, Z12, Z13
+	VMULPS       Z30, Z13, Z13
 	VMULPS       Z30, Z14, Z14
-	VMULPS       Z30, Z14, Z15
+	VMULPS       Z30, Z15, Z15
 	VMULPS       Z30, Z16, Z16
-	VMULPS       Z30, Z16, Z17
+	VMULPS       Z30, Z17, Z17
 	VMULPS       Z30, Z18, Z18
-	VMULPS       Z30, Z18, Z19
+	VMULPS       Z30, Z19, Z19
 	VMULPS       Z30, Z20, Z20
-	VMULPS       Z30, Z20, Z21
+	VMULPS       Z30, Z21, Z21
 	VMULPS       Z30, Z22, Z22
-	VMULPS       Z30, Z22, Z23
+	VMULPS       Z30, Z23, Z23
 	VMULPS       Z30, Z24, Z24
-	VMULPS       Z30, Z24, Z25
+	VMULPS       Z30, Z25, Z25
 	VMULPS       Z30, Z26, Z26
-	VMULPS       Z30, Z26, Z27
+	VMULPS       Z30, Z27, Z27
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k512x14_beta0
@@ -2253,7 +2253,7 @@ k256x1_loop:
 k256x1_done:
 	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
-	VMULPS       Y12, Y0, Y1
+	VMULPS       Y12, Y1, Y1
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k256x1_beta0
@@ -2308,9 +2308,9 @@ k256x2_loop:
 k256x2_done:
 	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
-	VMULPS       Y12, Y0, Y1
+	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
-	VMULPS       Y12, Y2, Y3
+	VMULPS       Y12, Y3, Y3
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k256x2_beta0
@@ -2380,11 +2380,11 @@ k256x3_loop:
 k256x3_done:
 	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
-	VMULPS       Y12, Y0, Y1
+	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
-	VMULPS       Y12, Y2, Y3
+	VMULPS       Y12, Y3, Y3
 	VMULPS       Y12, Y4, Y4
-	VMULPS       Y12, Y4, Y5
+	VMULPS       Y12, Y5, Y5
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k256x3_beta0
@@ -2469,13 +2469,13 @@ k256x4_loop:
 k256x4_done:
 	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
-	VMULPS       Y12, Y0, Y1
+	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
-	VMULPS       Y12, Y2, Y3
+	VMULPS       Y12, Y3, Y3
 	VMULPS       Y12, Y4, Y4
-	VMULPS       Y12, Y4, Y5
+	VMULPS       Y12, Y5, Y5
 	VMULPS       Y12, Y6, Y6
-	VMULPS       Y12, Y6, Y7
+	VMULPS       Y12, Y7, Y7
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k256x4_beta0
@@ -2575,15 +2575,15 @@ k256x5_loop:
 k256x5_done:
 	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
-	VMULPS       Y12, Y0, Y1
+	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
-	VMULPS       Y12, Y2, Y3
+	VMULPS       Y12, Y3, Y3
 	VMULPS       Y12, Y4, Y4
-	VMULPS       Y12, Y4, Y5
+	VMULPS       Y12, Y5, Y5
 	VMULPS       Y12, Y6, Y6
-	VMULPS       Y12, Y6, Y7
+	VMULPS       Y12, Y7, Y7
 	VMULPS       Y12, Y8, Y8
-	VMULPS       Y12, Y8, Y9
+	VMULPS       Y12, Y9, Y9
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k256x5_beta0
@@ -2698,17 +2698,17 @@ k256x6_loop:
 k256x6_done:
 	VBROADCASTSS alpha+40(FP), Y12
 	VMULPS       Y12, Y0, Y0
-	VMULPS       Y12, Y0, Y1
+	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
-	VMULPS       Y12, Y2, Y3
+	VMULPS       Y12, Y3, Y3
 	VMULPS       Y12, Y4, Y4
-	VMULPS       Y12, Y4, Y5
+	VMULPS       Y12, Y5, Y5
 	VMULPS       Y12, Y6, Y6
-	VMULPS       Y12, Y6, Y7
+	VMULPS       Y12, Y7, Y7
 	VMULPS       Y12, Y8, Y8
-	VMULPS       Y12, Y8, Y9
+	VMULPS       Y12, Y9, Y9
 	VMULPS       Y12, Y10, Y10
-	VMULPS       Y12, Y10, Y11
+	VMULPS       Y12, Y11, Y11
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
 	JZ           k256x6_beta0
