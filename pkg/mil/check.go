@@ -111,25 +111,7 @@ func NewScope(f *Function) (sc *Scope, err error) {
 		sc.types[in.Name] = in.Type
 	}
 	for _, op := range f.Ops {
-		c := &ictx{sc: sc, op: op, p: &Params{}}
-		if _, dup := sc.types[op.Result]; dup {
-			c.fail("%q is already defined", op.Result)
-		}
-		if msg := checkType(op.Type); msg != "" {
-			c.fail("declared type %s: %s", op.Type, msg)
-		}
-		t := c.infer()
-		if msg := checkType(t); msg != "" {
-			c.fail("result %s: %s", t, msg)
-		}
-		if !t.Equal(op.Type) {
-			c.fail("declared type %s, inferred %s", op.Type, t)
-		}
-		sc.types[op.Result] = op.Type
-		sc.defs[op.Result] = op
-		if op.Kind == "const" {
-			sc.consts[op.Result] = op.Val
-		}
+		sc.addOp(op, false)
 	}
 	if len(f.Outputs) == 0 {
 		panic(bailout{&Error{Msg: fmt.Sprintf("function %s has no output", f.Name)}})
@@ -140,6 +122,54 @@ func NewScope(f *Function) (sc *Scope, err error) {
 		}
 	}
 	return sc, nil
+}
+
+// addOp checks op against the names defined so far and defines its result.
+// It panics with a bailout on error.
+// With setType, op.Type is set to the inferred type instead of checked.
+func (sc *Scope) addOp(op *Op, setType bool) {
+	c := &ictx{sc: sc, op: op, p: &Params{}}
+	if _, dup := sc.types[op.Result]; dup {
+		c.fail("%q is already defined", op.Result)
+	}
+	if msg := checkType(op.Type); msg != "" && !setType {
+		c.fail("declared type %s: %s", op.Type, msg)
+	}
+	t := c.infer()
+	if setType {
+		op.Type = t
+	}
+	if msg := checkType(t); msg != "" {
+		c.fail("result %s: %s", t, msg)
+	}
+	if !t.Equal(op.Type) {
+		c.fail("declared type %s, inferred %s", op.Type, t)
+	}
+	sc.types[op.Result] = op.Type
+	sc.defs[op.Result] = op
+	if op.Kind == "const" {
+		sc.consts[op.Result] = op.Val
+	}
+}
+
+// tryAdd is addOp returning the error instead of panicking.
+func (sc *Scope) tryAdd(op *Op, setType bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, ok := r.(bailout)
+			if !ok {
+				panic(r)
+			}
+			delete(sc.params, op)
+			err = b.err
+		}
+	}()
+	sc.addOp(op, setType)
+	return nil
+}
+
+func newScope(f *Function) *Scope {
+	return &Scope{Func: f, types: map[string]Type{}, consts: map[string]*Value{}, defs: map[string]*Op{}, params: map[*Op]*Params{}}
 }
 
 func checkType(t Type) string {
