@@ -33,5 +33,5 @@ func blobSharedDir(t testing.TB) string {
 
 func blobPow(a, b float64) float64 { return math.Pow(a, b) }
 func blobAbs(a float64) float64    { return math.Abs(a) }
-func blobCos(a float64) float64   { return math.Cos(a) }
-func blobSin(a float64) float64   { return math.Sin(a) }
+func blobCos(a float64) float64    { return math.Cos(a) }
+func blobSin(a float64) float64    { return math.Sin(a) }

@@ -65,7 +65,7 @@ func TestBlobReadErrors(t *testing.T) {
 		{mod(68, 99, 4), 64, BlobFP16, 4, "dtype"},
 		{data, 64, BlobFP32, 2, "dtype: fp16, but the program declares fp32"},
 		{data, 64, BlobFP16, 5, "size: 8 bytes, but the program declares 5"},
-		{mod(72, 1 << 40, 8), 64, BlobFP16, 4, "size"},
+		{mod(72, 1<<40, 8), 64, BlobFP16, 4, "size"},
 		{mod(80, 100, 8), 64, BlobFP16, 4, "data offset"},
 		{data, 128, BlobFP16, 4, "offset"},
 		{data, 0, BlobFP16, 4, "offset"},
