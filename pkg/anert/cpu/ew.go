@@ -1,0 +1,319 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/anekit/anekit/internal/f16"
+)
+
+// The elementwise engine runs a fused group of elementwise ops (one op, or
+// a chain such as sigmoid -> mul -> mul) over a strided output, chunk by
+// chunk: operands are loaded (in place when they are contiguous fp32,
+// gathered or converted from fp16 otherwise) into chunk-sized registers, a
+// short instruction list runs over them, and the result is stored.
+
+const chunk = 1024
+
+type opcode uint8
+
+const (
+	opAdd opcode = iota
+	opSub
+	opMul
+	opDiv
+	opPow
+	opMax
+	opMin
+	// unary from here on
+	opExp
+	opSqrt
+	opRsqrt // p1 = epsilon
+	opSquare
+	opTanh
+	opSigmoid
+	opSilu
+	opRelu
+	opRoundHalf
+	opCopy
+)
+
+func (o opcode) unary() bool { return o >= opExp }
+
+// instr computes reg[dst] = op(reg[a], reg[b]) with parameters p1, p2.
+type instr struct {
+	op     opcode
+	a, b   int
+	p1, p2 float32
+}
+
+// ewLeaf is an operand of a group: a tensor view broadcast to the output
+// shape, or a scalar constant.
+type ewLeaf struct {
+	v      view
+	scalar bool
+	c      float32
+}
+
+// ewDesc is a compiled elementwise group. Registers 0..len(leaves)-1 hold
+// the leaves, register len(leaves)+i the result of code[i]; the last
+// register is the result.
+type ewDesc struct {
+	shape  []int // output shape
+	out    view
+	leaves []ewLeaf
+	code   []instr
+	round  bool // round the result to fp16 (when out is fp32 storage)
+}
+
+func (d *ewDesc) nregs() int { return len(d.leaves) + len(d.code) }
+
+// operand is a view resolved to memory in one binding.
+type operand struct {
+	f32   []float32
+	f16   []uint16
+	konst []float32 // scalar leaf: chunk copies of the value
+	off   int
+	st    []int
+}
+
+func (o *operand) base(outer []int, row int) int {
+	b := o.off
+	for k := len(outer) - 1; k >= 0; k-- {
+		b += (row % outer[k]) * o.st[k]
+		row /= outer[k]
+	}
+	return b
+}
+
+// load returns elements pos, pos+s, ... (n of them) of o as fp32, using
+// buf when they must be copied or converted.
+func (o *operand) load(buf []float32, pos, s, n int) []float32 {
+	if o.konst != nil {
+		return o.konst[:n]
+	}
+	buf = buf[:n]
+	if o.f32 != nil {
+		switch s {
+		case 1:
+			return o.f32[pos : pos+n]
+		case 0:
+			v := o.f32[pos]
+			for i := range buf {
+				buf[i] = v
+			}
+		default:
+			for i := range buf {
+				buf[i] = o.f32[pos+i*s]
+			}
+		}
+		return buf
+	}
+	switch s {
+	case 1:
+		f16.Decode(buf, o.f16[pos:pos+n])
+	case 0:
+		v := f16.ToFloat32(o.f16[pos])
+		for i := range buf {
+			buf[i] = v
+		}
+	default:
+		for i := range buf {
+			buf[i] = f16.ToFloat32(o.f16[pos+i*s])
+		}
+	}
+	return buf
+}
+
+// store writes src to elements pos, pos+s, ... of o.
+func (o *operand) store(src []float32, pos, s int) {
+	n := len(src)
+	if o.f32 != nil {
+		if s == 1 {
+			dst := o.f32[pos : pos+n]
+			if &dst[0] != &src[0] {
+				copy(dst, src)
+			}
+			return
+		}
+		for i, v := range src {
+			o.f32[pos+i*s] = v
+		}
+		return
+	}
+	if s == 1 {
+		f16.Encode(o.f16[pos:pos+n], src)
+		return
+	}
+	for i, v := range src {
+		o.f16[pos+i*s] = f16.FromFloat32(v)
+	}
+}
+
+// ewRun is an ewDesc bound to one binding's memory.
+type ewRun struct {
+	d       *ewDesc
+	outer   []int // coalesced shape without its last axis
+	inner   int
+	chunks  int // per row
+	units   int
+	out     operand
+	leaves  []operand
+	regs    [][][]float32 // per worker, nregs slices
+	scratch [][]float32   // per worker, at least nregs*chunk floats
+	pool    *pool
+}
+
+func (r *ewRun) parts(threads int) int {
+	n := r.units * min(r.inner, chunk)
+	return partsFor(n*(1+len(r.d.code)), r.units, threads)
+}
+
+func (r *ewRun) work(w, part, parts int) {
+	regs := r.regs[w]
+	scr := r.scratch[w]
+	nl := len(r.leaves)
+	last := len(r.outer) // index of the inner axis in strides
+	u0, u1 := part*r.units/parts, (part+1)*r.units/parts
+	res := nl + len(r.d.code) - 1
+	for u := u0; u < u1; u++ {
+		row, c := u/r.chunks, u%r.chunks
+		start := c * chunk
+		n := min(chunk, r.inner-start)
+		for i := range r.leaves {
+			l := &r.leaves[i]
+			s := 0
+			if l.konst == nil {
+				s = l.st[last]
+				regs[i] = l.load(scr[i*chunk:], l.base(r.outer, row)+start*s, s, n)
+			} else {
+				regs[i] = l.konst[:n]
+			}
+		}
+		ob := r.out.base(r.outer, row) + start*r.out.st[last]
+		os := r.out.st[last]
+		for k := range r.d.code {
+			dst := scr[(nl+k)*chunk : (nl+k)*chunk+n]
+			if k == len(r.d.code)-1 && r.out.f32 != nil && os == 1 {
+				dst = r.out.f32[ob : ob+n] // the last op writes in place
+			}
+			in := &r.d.code[k]
+			var b []float32
+			if !in.op.unary() {
+				b = regs[in.b]
+			}
+			exec(in, dst, regs[in.a], b)
+			regs[nl+k] = dst
+		}
+		if len(r.d.code) == 0 {
+			res = 0
+		}
+		out := regs[res]
+		if r.d.round && r.out.f32 != nil && len(r.d.code) > 0 {
+			roundHalves(out)
+		}
+		r.out.store(out, ob, os)
+	}
+}
+
+func exec(in *instr, d, a, b []float32) {
+	a = a[:len(d)]
+	switch in.op {
+	case opAdd:
+		b = b[:len(d)]
+		for i := range d {
+			d[i] = a[i] + b[i]
+		}
+	case opSub:
+		b = b[:len(d)]
+		for i := range d {
+			d[i] = a[i] - b[i]
+		}
+	case opMul:
+		b = b[:len(d)]
+		for i := range d {
+			d[i] = a[i] * b[i]
+		}
+	case opDiv:
+		b = b[:len(d)]
+		for i := range d {
+			d[i] = a[i] / b[i]
+		}
+	case opPow:
+		b = b[:len(d)]
+		for i := range d {
+			d[i] = powf(a[i], b[i])
+		}
+	case opMax:
+		b = b[:len(d)]
+		for i := range d {
+			d[i] = max(a[i], b[i])
+		}
+	case opMin:
+		b = b[:len(d)]
+		for i := range d {
+			d[i] = min(a[i], b[i])
+		}
+	case opExp:
+		for i := range d {
+			d[i] = expf(a[i])
+		}
+	case opSqrt:
+		for i := range d {
+			d[i] = float32(math.Sqrt(float64(a[i])))
+		}
+	case opRsqrt:
+		for i := range d {
+			d[i] = float32(1 / math.Sqrt(float64(a[i])+float64(in.p1)))
+		}
+	case opSigmoid:
+		for i := range d {
+			d[i] = sigmoidf(a[i])
+		}
+	case opTanh:
+		for i := range d {
+			d[i] = tanhf(a[i])
+		}
+	case opRelu:
+		for i := range d {
+			d[i] = max(a[i], 0)
+		}
+	case opSilu:
+		for i := range d {
+			d[i] = a[i] * sigmoidf(a[i])
+		}
+	case opSquare:
+		for i := range d {
+			d[i] = a[i] * a[i]
+		}
+	case opRoundHalf:
+		for i := range d {
+			d[i] = roundHalf(a[i])
+		}
+	case opCopy:
+		copy(d, a)
+	}
+}
+
+func powf(x, y float32) float32 {
+	switch y {
+	case 1:
+		return x
+	case 2:
+		return x * x
+	case 0.5:
+		return float32(math.Sqrt(float64(x)))
+	case -0.5:
+		return float32(1 / math.Sqrt(float64(x)))
+	case -1:
+		return 1 / x
+	}
+	return float32(math.Pow(float64(x), float64(y)))
+}
+
+// partsFor splits work of cost n (about one unit per element-op) over at
+// most units pieces and threads goroutines; small work stays on one.
+func partsFor(n, units, threads int) int {
+	const grain = 1 << 15
+	p := min(threads, units, max(1, n/grain))
+	return max(p, 1)
+}

@@ -1,0 +1,265 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/anekit/anekit/internal/gemm"
+)
+
+// ---- matmul (and 1x1 conv) ----
+
+// mmDesc is C = alpha * A·B over broadcast batch axes: a is [..., M, K],
+// b [..., K, N], c [..., M, N] (transposes already folded into the views),
+// all with the batch shape of c (stride 0 where an operand broadcasts).
+type mmDesc struct {
+	a, b, c view
+	m, n, k int
+	alpha   float32
+	round   bool // round c to fp16 afterwards (c is a dense fp32 buffer)
+}
+
+type mmRun struct {
+	d             *mmDesc
+	a, b, c       gemm.Mat
+	outer         []int // batch axes looped here; the last batch axis goes to gemm
+	aSt, bSt, cSt []int
+	batch, outerN int
+	rnd           roundTask
+	pool          *pool
+}
+
+func matOf(o operand, rs, cs, bs int) gemm.Mat {
+	return gemm.Mat{F32: o.f32, F16: o.f16, Off: o.off, RowStride: rs, ColStride: cs, BatchStride: bs}
+}
+
+func (d *mmDesc) bind(b *binding) runner {
+	r := &mmRun{d: d, pool: b.pool}
+	nb := len(d.c.shape) - 2
+	bshape := d.c.shape[:nb]
+	as, bs, cs := d.a.st[:nb], d.b.st[:nb], d.c.st[:nb]
+	shape, sts := coalesce(bshape, as, bs, cs)
+	last := len(shape) - 1
+	r.batch = shape[last]
+	r.outer = shape[:last]
+	r.aSt, r.bSt, r.cSt = sts[0][:last], sts[1][:last], sts[2][:last]
+	r.outerN = elems(r.outer)
+	oa, ob, oc := b.operand(d.a), b.operand(d.b), b.operand(d.c)
+	r.a = matOf(oa, d.a.st[nb], d.a.st[nb+1], sts[0][last])
+	r.b = matOf(ob, d.b.st[nb], d.b.st[nb+1], sts[1][last])
+	r.c = matOf(oc, d.c.st[nb], d.c.st[nb+1], sts[2][last])
+	if d.round && oc.f32 != nil {
+		r.rnd.buf = oc.f32[d.c.off : d.c.off+elems(d.c.shape)]
+	}
+	return r
+}
+
+func (r *mmRun) run() {
+	d := r.d
+	for o := 0; o < r.outerN; o++ {
+		A, B, C := r.a, r.b, r.c
+		rem := o
+		for k := len(r.outer) - 1; k >= 0; k-- {
+			i := rem % r.outer[k]
+			rem /= r.outer[k]
+			A.Off += i * r.aSt[k]
+			B.Off += i * r.bSt[k]
+			C.Off += i * r.cSt[k]
+		}
+		gemm.Batched(r.batch, d.m, d.n, d.k, d.alpha, A, B, 0, C)
+	}
+	if r.rnd.buf != nil {
+		r.pool.run(&r.rnd, partsFor(len(r.rnd.buf), len(r.rnd.buf)/chunk+1, r.pool.threads()))
+	}
+}
+
+// roundTask rounds a buffer to fp16 in parallel pieces.
+type roundTask struct{ buf []float32 }
+
+func (t *roundTask) work(_, part, parts int) {
+	n := len(t.buf)
+	roundHalves(t.buf[part*n/parts : (part+1)*n/parts])
+}
+
+// ---- softmax ----
+
+type smDesc struct {
+	in, out view // the softmax axis moved last in both
+	round   bool
+}
+
+type smRun struct {
+	outer   []int
+	l, rows int
+	in, out operand
+	round   bool
+	scratch [][]float32
+	pool    *pool
+}
+
+func (d *smDesc) bind(b *binding) runner {
+	r := &smRun{round: d.round, pool: b.pool, scratch: b.scratch}
+	last := len(d.in.shape) - 1
+	r.l = d.in.shape[last]
+	shape, sts := coalesce(d.in.shape[:last], d.in.st[:last], d.out.st[:last])
+	if elems(d.in.shape[:last]) == 1 {
+		shape = nil
+		sts = [][]int{nil, nil}
+	}
+	r.outer = shape
+	r.rows = elems(shape)
+	r.in = b.operand(d.in)
+	r.out = b.operand(d.out)
+	r.in.st = append(sts[0], d.in.st[last])
+	r.out.st = append(sts[1], d.out.st[last])
+	return r
+}
+
+func (r *smRun) run() { r.pool.run(r, partsFor(r.rows*r.l*4, r.rows, r.pool.threads())) }
+
+func (r *smRun) work(w, part, parts int) {
+	scr := r.scratch[w]
+	li := len(r.outer)
+	is, os := r.in.st[li], r.out.st[li]
+	for row := part * r.rows / parts; row < (part+1)*r.rows/parts; row++ {
+		x := r.in.load(scr[:r.l], r.in.base(r.outer, row), is, r.l)
+		ob := r.out.base(r.outer, row)
+		y := scr[r.l : 2*r.l]
+		if r.out.f32 != nil && os == 1 {
+			y = r.out.f32[ob : ob+r.l]
+		}
+		softmaxRow(y, x)
+		if r.round {
+			roundHalves(y)
+		}
+		r.out.store(y, ob, os)
+	}
+}
+
+func softmaxRow(y, x []float32) {
+	y = y[:len(x)]
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var s float32
+	for i, v := range x {
+		e := expf(v - m)
+		y[i] = e
+		s += e
+	}
+	inv := 1 / s
+	for i := range y {
+		y[i] *= inv
+	}
+}
+
+// ---- reductions ----
+
+type redKind uint8
+
+const (
+	redSum redKind = iota
+	redMean
+	redMax
+)
+
+// redDesc reduces in over the axes where out (a dense fp32 buffer seen
+// broadcast to in's shape) has stride 0.
+type redDesc struct {
+	in, out view // same shape (in's); out has stride 0 on reduced axes
+	kind    redKind
+	count   int // elements reduced into each output
+	size    int // output elements
+	round   bool
+}
+
+type redRun struct {
+	d       *redDesc
+	outer   []int
+	l, rows int
+	in, out operand
+	all     []float32 // the whole output buffer
+	indep   bool      // every row feeds a different output element
+	scratch [][]float32
+	pool    *pool
+}
+
+func (d *redDesc) bind(b *binding) runner {
+	r := &redRun{d: d, pool: b.pool, scratch: b.scratch}
+	shape, sts := coalesce(d.in.shape, d.in.st, d.out.st)
+	last := len(shape) - 1
+	r.l = shape[last]
+	r.outer = shape[:last]
+	r.rows = elems(r.outer)
+	r.in, r.out = b.operand(d.in), b.operand(d.out)
+	r.in.st, r.out.st = sts[0], sts[1]
+	r.all = r.out.f32[d.out.off : d.out.off+d.size]
+	r.indep = sts[1][last] == 0
+	for _, s := range sts[1][:last] {
+		if s == 0 {
+			r.indep = false
+		}
+	}
+	return r
+}
+
+func (r *redRun) run() {
+	init := float32(0)
+	if r.d.kind == redMax {
+		init = float32(math.Inf(-1))
+	}
+	for i := range r.all {
+		r.all[i] = init
+	}
+	if r.indep {
+		r.pool.run(r, partsFor(r.rows*r.l, r.rows, r.pool.threads()))
+	} else {
+		r.work(0, 0, 1)
+	}
+	if r.d.kind == redMean {
+		inv := 1 / float32(r.d.count)
+		for i := range r.all {
+			r.all[i] *= inv
+		}
+	}
+	if r.d.round {
+		roundHalves(r.all)
+	}
+}
+
+func (r *redRun) work(w, part, parts int) {
+	scr := r.scratch[w]
+	li := len(r.outer)
+	is, os := r.in.st[li], r.out.st[li]
+	for row := part * r.rows / parts; row < (part+1)*r.rows/parts; row++ {
+		ob := r.out.base(r.outer, row)
+		for c0 := 0; c0 < r.l; c0 += chunk {
+			n := min(chunk, r.l-c0)
+			x := r.in.load(scr[:n], r.in.base(r.outer, row)+c0*is, is, n)
+			if os == 0 {
+				acc := r.out.f32[ob]
+				if r.d.kind == redMax {
+					for _, v := range x {
+						acc = max(acc, v)
+					}
+				} else {
+					for _, v := range x {
+						acc += v
+					}
+				}
+				r.out.f32[ob] = acc
+				continue
+			}
+			o := ob + c0*os
+			if r.d.kind == redMax {
+				for i, v := range x {
+					r.out.f32[o+i*os] = max(r.out.f32[o+i*os], v)
+				}
+			} else {
+				for i, v := range x {
+					r.out.f32[o+i*os] += v
+				}
+			}
+		}
+	}
+}
