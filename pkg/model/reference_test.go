@@ -27,7 +27,11 @@ func testConfigs() []Config {
 	add("gqa-tied-deepnet", func(c *Config) { c.NKVHeads = 2; c.TiedEmbeddings = true; c.ResidualScale = "deepnet" })
 	add("gqa-untied-qknorm", func(c *Config) { c.NKVHeads = 2; c.QKNorm = true; c.RopeTheta = 1e6 })
 	add("mqa-tied-qknorm-hd6", func(c *Config) {
-		c.NKVHeads = 1; c.HeadDim = 6; c.QKNorm = true; c.TiedEmbeddings = true; c.ResidualScale = "0.7"
+		c.NKVHeads = 1
+		c.HeadDim = 6
+		c.QKNorm = true
+		c.TiedEmbeddings = true
+		c.ResidualScale = "0.7"
 	})
 	add("mha-untied-qknorm", func(c *Config) { c.QKNorm = true; c.NLayers = 1 })
 	return cs

@@ -16,7 +16,7 @@ type Float interface{ ~float32 | ~float64 }
 // projection is y = W·x. The llama-style name of each tensor (as in Meta's
 // and llama2.c's checkpoints) is given beside it; Tensors lists them all.
 type Weights[T Float] struct {
-	TokenEmbedding []T     // tok_embeddings.weight [vocab_size, dim]
+	TokenEmbedding []T // tok_embeddings.weight [vocab_size, dim]
 	Layers         []Layer[T]
 	RMSFinal       []T // norm.weight [dim]
 	Classifier     []T // output.weight [vocab_size, dim]; nil when tied
