@@ -3,6 +3,7 @@ package bpe
 import (
 	"bytes"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,20 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if tok, err := Open("bytes"); err != nil || tok.VocabSize() != 258 {
 		t.Errorf("Open(bytes) = %v, %v", tok, err)
+	}
+	for spec, vocab := range map[string]int{"gpt2": 50257, "r50k_base": 50257, "p50k_base": 50281, "cl100k_base": 100277, "o200k_base": 200019} {
+		tok, err := Open(spec)
+		if err != nil {
+			t.Errorf("Open(%q): %v", spec, err)
+			continue
+		}
+		if tok.VocabSize() < vocab-20 || tok.VocabSize() > vocab+20 {
+			t.Errorf("Open(%q): vocab %d, about %d expected", spec, tok.VocabSize(), vocab)
+		}
+	}
+	for _, spec := range []string{"llama2:/nonexistent/tokenizer.bin", "/nonexistent/v.tiktoken", "/nonexistent/tokenizer.model"} {
+		if _, err := Open(spec); err == nil || !strings.Contains(err.Error(), "/nonexistent/") {
+			t.Errorf("Open(%q): %v, want an error naming the file", spec, err)
+		}
 	}
 }
