@@ -179,13 +179,22 @@ func checkType(t Type) string {
 	if !t.Tensor && t.Shape != nil && len(t.Shape) != 0 {
 		return "scalar with a shape"
 	}
+	n := 1
 	for _, d := range t.Shape {
 		if d <= 0 {
 			return fmt.Sprintf("dimension %d is not positive", d)
 		}
+		if n > maxElems/d {
+			return fmt.Sprintf("more than %d elements", maxElems)
+		}
+		n *= d
 	}
 	return ""
 }
+
+// maxElems bounds the elements of one tensor (2^40), far above any real
+// program, so that element counts never overflow.
+const maxElems = 1 << 40
 
 // KnownOps returns the op kinds that Check infers, sorted.
 func KnownOps() []string {

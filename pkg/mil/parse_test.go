@@ -87,3 +87,10 @@ func TestParseErrorsCarryPositions(t *testing.T) {
 		}
 	}
 }
+
+func TestParseHugeShape(t *testing.T) {
+	src := prog("        tensor<fp16, [65536,65536,65536,65536]> y = const()[name=string(\"y\"), val=tensor<fp16, [65536,65536,65536,65536]>([])];\n", "y")
+	if _, err := Parse([]byte(src)); err == nil {
+		t.Fatal("a literal of 2^64 elements (wrapping to 0) was accepted")
+	}
+}
