@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/anekit/anekit/internal/gemm"
+	"github.com/anekit/anekit/pkg/mil"
 )
 
 // ---- matmul (and 1x1 conv) ----
@@ -258,6 +259,56 @@ func (r *redRun) work(w, part, parts int) {
 			} else {
 				for i, v := range x {
 					r.out.f32[o+i*os] += v
+				}
+			}
+		}
+	}
+}
+
+// ---- im2col for general convolutions ----
+
+// im2colDesc gathers the patches of x [N, G*Cin, H, W] into col
+// [N, G, Cin*KH*KW, OH*OW], zero where the window overhangs the padding.
+type im2colDesc struct {
+	x, col view
+	cp     mil.ConvParams
+	k, out [2]int
+	groups int
+}
+
+type im2colRun struct {
+	d   *im2colDesc
+	x   operand
+	col []float32
+	scr []float32
+}
+
+func (d *im2colDesc) bind(b *binding) runner {
+	o := b.operand(d.col)
+	return &im2colRun{d: d, x: b.operand(d.x), col: o.f32[d.col.off : d.col.off+elems(d.col.shape)], scr: b.scratch[0]}
+}
+
+func (r *im2colRun) run() {
+	d := r.d
+	xs, st := d.x.shape, r.x.st
+
+	i := 0
+	for n := 0; n < xs[0]; n++ {
+		for ch := 0; ch < xs[1]; ch++ {
+			for a := 0; a < d.k[0]; a++ {
+				for b := 0; b < d.k[1]; b++ {
+					for oh := 0; oh < d.out[0]; oh++ {
+						ih := oh*d.cp.Strides[0] + a*d.cp.Dilations[0] - d.cp.PadBefore[0]
+						for ow := 0; ow < d.out[1]; ow++ {
+							iw := ow*d.cp.Strides[1] + b*d.cp.Dilations[1] - d.cp.PadBefore[1]
+							v := float32(0)
+							if ih >= 0 && iw >= 0 && ih < xs[2] && iw < xs[3] {
+								v = r.x.load(r.scr[:1], r.x.off+n*st[0]+ch*st[1]+ih*st[2]+iw*st[3], 0, 1)[0]
+							}
+							r.col[i] = v
+							i++
+						}
+					}
 				}
 			}
 		}

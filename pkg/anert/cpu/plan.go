@@ -508,8 +508,11 @@ func swapLast(r int) []int {
 	return p
 }
 
-// conv handles the 1x1, stride-1, unpadded, ungrouped convolution of the
-// research kernels as a GEMM: y[o, hw] = Σ_i W[o, i] x[i, hw] (+ bias[o]).
+// conv runs a convolution as GEMMs. The 1x1, stride-1, unpadded,
+// ungrouped convolution of the research kernels reads x in place:
+// y[o, hw] = Σ_i W[o, i] x[i, hw] (+ bias[o]). Any other 2-D convolution
+// first gathers x's patches (im2col) into a buffer, then multiplies each
+// group's weights by them.
 func (c *compiler) conv(op *mil.Op) error {
 	cp := c.sc.Params(op).Conv
 	x, err := c.tensorArg(op, "x")
@@ -520,35 +523,48 @@ func (c *compiler) conv(op *mil.Op) error {
 	if err != nil {
 		return err
 	}
-	ws := w.v.shape
-	if cp.Groups != 1 || ws[2] != 1 || ws[3] != 1 || cp.Strides != [2]int{1, 1} ||
-		cp.PadBefore != [2]int{} || cp.PadAfter != [2]int{} || x.v.shape[0] != 1 {
-		return c.errf(op, "the cpu backend runs only 1x1 convolutions with stride 1, no padding, one group and batch 1")
-	}
-	o, i := ws[0], ws[1]
-	hw := x.v.shape[2] * x.v.shape[3]
-	a, _ := w.v.reshape([]int{o, i})
-	b, ok := x.v.reshape([]int{i, hw})
-	if !ok {
-		m := c.newArena(x.v.shape)
-		c.copy(x.v, m)
-		b, _ = m.reshape([]int{i, hw})
-	}
+	xs, ws, ys := x.v.shape, w.v.shape, op.Type.Shape
+	g := cp.Groups
+	cout, cin, kh, kw := ws[0], ws[1], ws[2], ws[3]
+	og, ohw := cout/g, ys[2]*ys[3]
+	kk := cin * kh * kw
 	out := c.out(op)
-	cv, ok := out.reshape([]int{o, hw})
+	cv, ok := out.reshape([]int{ys[0], g, og, ohw})
 	if !ok {
-		out = c.newArena(op.Type.Shape)
-		cv, _ = out.reshape([]int{o, hw})
+		out = c.newArena(ys)
+		cv, _ = out.reshape([]int{ys[0], g, og, ohw})
+	}
+	a, ok := w.v.reshape([]int{1, g, og, kk})
+	if !ok {
+		m := c.newArena(ws)
+		c.copy(w.v, m)
+		a, _ = m.reshape([]int{1, g, og, kk})
+	}
+	simple := g == 1 && kh == 1 && kw == 1 && cp.Strides == [2]int{1, 1} &&
+		cp.PadBefore == [2]int{} && cp.PadAfter == [2]int{}
+	var b view
+	if simple {
+		if b, ok = x.v.reshape([]int{xs[0], 1, cin, ohw}); !ok {
+			m := c.newArena(xs)
+			c.copy(x.v, m)
+			b, _ = m.reshape([]int{xs[0], 1, cin, ohw})
+		}
+	} else {
+		col := c.newArena([]int{xs[0], g, kk, ohw})
+		c.p.scratch = max(c.p.scratch, 1)
+		c.emit(&im2colDesc{x: x.v, col: col, cp: *cp, k: [2]int{kh, kw}, out: [2]int{ys[2], ys[3]}, groups: g}, x.v, col)
+		b = col
 	}
 	arena := c.p.bufs[out.buf].kind == bufArena
-	c.emit(&mmDesc{a: a, b: b, c: cv, m: o, n: hw, k: i, alpha: 1,
+	a = a.broadcastTo([]int{ys[0], g, og, kk})
+	c.emit(&mmDesc{a: a, b: b, c: cv, m: og, n: ohw, k: kk, alpha: 1,
 		round: op.Type.DType == mil.FP16 && arena && cp.Bias == ""}, a, b, out)
 	if cp.Bias != "" {
 		bias, err := c.tensorVal(op, cp.Bias)
 		if err != nil {
 			return err
 		}
-		bv, _ := bias.v.reshape([]int{o, 1, 1})
+		bv, _ := bias.v.reshape([]int{cout, 1, 1})
 		d := &ewDesc{shape: out.shape, out: out, round: op.Type.DType == mil.FP16,
 			leaves: []ewLeaf{{v: out}, {v: bv.broadcastTo(out.shape)}},
 			code:   []instr{{op: opAdd, a: 0, b: 1}}}

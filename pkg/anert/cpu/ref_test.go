@@ -189,18 +189,23 @@ func refEval(p *mil.Program, input []float64, blobs anert.BlobSource) ([]float64
 			x := get("x")
 			ax := pr.Axis
 			st := strides(shape)
+			type ms struct{ m, s float64 }
+			rows := map[int]ms{}
 			for i := range out.d {
 				unravel(i, shape, idx)
 				base := i - idx[ax]*st[ax]
-				m := math.Inf(-1)
-				for a := 0; a < shape[ax]; a++ {
-					m = max(m, x.d[base+a*st[ax]])
+				r, ok := rows[base]
+				if !ok {
+					r.m = math.Inf(-1)
+					for a := 0; a < shape[ax]; a++ {
+						r.m = max(r.m, x.d[base+a*st[ax]])
+					}
+					for a := 0; a < shape[ax]; a++ {
+						r.s += math.Exp(x.d[base+a*st[ax]] - r.m)
+					}
+					rows[base] = r
 				}
-				var s float64
-				for a := 0; a < shape[ax]; a++ {
-					s += math.Exp(x.d[base+a*st[ax]] - m)
-				}
-				out.d[i] = math.Exp(x.d[i]-m) / s
+				out.d[i] = math.Exp(x.d[i]-r.m) / r.s
 			}
 		case "reduce_sum", "reduce_mean", "reduce_max":
 			x := get("x")
