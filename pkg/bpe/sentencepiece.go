@@ -605,12 +605,24 @@ func (t *SentencePiece) encode(dst []uint32, text []byte, prefix bool) []uint32 
 	return t.encodeCached(s, dst, text[start:], first)
 }
 
+// encodeWhole encodes text as one segment, without the cut points and the
+// cache: the plain algorithm, which tests compare encode with.
+func (t *SentencePiece) encodeWhole(dst []uint32, text []byte, prefix bool) []uint32 {
+	if len(text) == 0 {
+		return dst
+	}
+	s := t.scratch.Get().(*spScratch)
+	defer t.scratch.Put(s)
+	s.base, s.segBase = len(dst), len(dst)
+	return t.encodeSegment(s, dst, text, prefix)
+}
+
 // encodeCached appends the ids of one segment, from the cache if it holds
 // them.
 func (t *SentencePiece) encodeCached(s *spScratch, dst []uint32, seg []byte, first bool) []uint32 {
 	n0 := len(dst)
 	s.segBase = n0
-	if len(seg) <= spCacheMaxKey {
+	if len(seg) <= spCacheMaxKey && t.cache != nil {
 		h := maphash.Bytes(t.seed, seg)
 		if first {
 			h ^= spCacheFirstSalt
