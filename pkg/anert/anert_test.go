@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/anekit/anekit/internal/f16"
+	"github.com/anekit/anekit/pkg/mil"
 )
 
 func TestOpenANEUnavailable(t *testing.T) {
@@ -179,5 +180,27 @@ func TestBlobSources(t *testing.T) {
 	m := MapBlobs(map[string][]byte{"@model_path/weights/a.bin": {1}})
 	if b, err := m("@model_path/weights/a.bin"); err != nil || len(b) != 1 {
 		t.Errorf("MapBlobs: %v %v", b, err)
+	}
+}
+
+func TestFLOPs(t *testing.T) {
+	b := mil.NewBuilder("main", mil.Tensor(mil.FP16, 1, 64, 1, 32))
+	x := b.Input()
+	a := b.Reshape(x, 1, 2, 32, 32)                // [1,2,32,32]
+	m := b.MatMul(a, a, true, false)               // 2 * (32*32) outputs * K=32 * 2 flops
+	s := b.Softmax(b.Mul(m, b.FP16(0.5)), -1)      // 2048 + 4*2048
+	r := b.Reduce("reduce_sum", s, []int{3}, true) // 2048 inputs
+	b.Output(b.Reshape(r, 1, 64, 1, 1))
+	p, err := b.Program()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := FLOPs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(2*2*32*32*32 + 2048 + 4*2048 + 2048)
+	if got != want {
+		t.Errorf("FLOPs = %d, want %d", got, want)
 	}
 }

@@ -1,0 +1,257 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/anekit/anekit/internal/f16"
+	"github.com/anekit/anekit/pkg/anert"
+	"github.com/anekit/anekit/pkg/mil"
+)
+
+func TestRoundHalf(t *testing.T) {
+	check := func(v float32) {
+		got, want := roundHalf(v), f16.Round(v)
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("roundHalf(%g = %#x) = %g, want %g", v, math.Float32bits(v), got, want)
+		}
+	}
+	// every exponent region with a dense sweep of mantissas, both signs
+	for b := uint32(0); b < 1<<31; b += 0x1fff + 4 {
+		check(math.Float32frombits(b))
+		check(math.Float32frombits(b | 1<<31))
+	}
+	for _, v := range []float32{65504, 65519.99, 65520, 65536, 6.1035156e-05, 5.9604645e-08, 2.9802322e-08, 2.9802326e-08,
+		float32(math.Inf(1)), float32(math.NaN())} {
+		check(v)
+		check(-v)
+	}
+	// halfway cases: the exact midpoints between neighbouring halves
+	for h := uint16(0); h < 0x7bff; h++ {
+		a, b := f16.ToFloat32(h), f16.ToFloat32(h+1)
+		check((a + b) / 2)
+	}
+}
+
+func TestExpf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		x := float32(rng.Float64()*200 - 110)
+		got, want := float64(expf(x)), math.Exp(float64(x))
+		if want < math.SmallestNonzeroFloat32*(1<<23) { // float32 subnormals: absolute
+			if math.Abs(got-want) > 2*math.SmallestNonzeroFloat32 {
+				t.Fatalf("expf(%g) = %g, want %g", x, got, want)
+			}
+			continue
+		}
+		if want > math.MaxFloat32 {
+			if !math.IsInf(got, 1) {
+				t.Fatalf("expf(%g) = %g, want +Inf", x, got)
+			}
+			continue
+		}
+		if math.Abs(got-want) > 2.5e-7*want {
+			t.Fatalf("expf(%g) = %g, want %g (rel err %.3g)", x, got, want, math.Abs(got-want)/want)
+		}
+	}
+	if !math.IsNaN(float64(expf(float32(math.NaN())))) || expf(float32(math.Inf(-1))) != 0 {
+		t.Error("expf special values")
+	}
+}
+
+func TestReshapeView(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		// a random permuted, sliced view of a dense buffer
+		base := []int{1 + rng.IntN(4), 1 + rng.IntN(4), 1 + rng.IntN(4), 1 + rng.IntN(4)}
+		v := denseView(0, base)
+		begin := make([]int, 4)
+		size := make([]int, 4)
+		for i, d := range base {
+			size[i] = 1 + rng.IntN(d)
+			begin[i] = rng.IntN(d - size[i] + 1)
+		}
+		v = v.slice(begin, size).transpose(rng.Perm(4))
+		n := elems(v.shape)
+		ns := randomShapeOf(rng, n)
+		w, ok := v.reshape(ns)
+		// reference: the flat order of v's elements
+		flat := offsets(v)
+		if ok {
+			got := offsets(w)
+			for i := range flat {
+				if got[i] != flat[i] {
+					t.Fatalf("reshape %v st %v to %v: element %d at %d, want %d", v.shape, v.st, ns, i, got[i], flat[i])
+				}
+			}
+		}
+		if isDense(flat) && !ok {
+			t.Fatalf("reshape of a contiguous view %v st %v to %v refused", v.shape, v.st, ns)
+		}
+	}
+}
+
+func offsets(v view) []int {
+	n := elems(v.shape)
+	out := make([]int, n)
+	idx := make([]int, len(v.shape))
+	for i := range out {
+		unravel(i, v.shape, idx)
+		o := v.off
+		for k := range idx {
+			o += idx[k] * v.st[k]
+		}
+		out[i] = o
+	}
+	return out
+}
+
+func isDense(o []int) bool {
+	for i := 1; i < len(o); i++ {
+		if o[i] != o[i-1]+1 {
+			return false
+		}
+	}
+	return true
+}
+
+func randomShapeOf(rng *rand.Rand, n int) []int {
+	r := 1 + rng.IntN(5)
+	s := make([]int, r)
+	for i := range s {
+		s[i] = 1
+	}
+	for f := 2; n > 1; {
+		if n%f == 0 {
+			s[rng.IntN(r)] *= f
+			n /= f
+		} else {
+			f++
+		}
+	}
+	return s
+}
+
+func tinyAdd(t testing.TB, c, s int) *mil.Program {
+	b := mil.NewBuilder("main", mil.Tensor(mil.FP16, 1, c, 1, s))
+	b.Output(b.Add(b.Input(), b.FP16(1)))
+	p, err := b.Program()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCompileOnceEvalMany(t *testing.T) {
+	dev, err := anert.Open("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := dev.Compile(tinyAdd(t, 8, 16), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bs []anert.Binding
+	for range 3 {
+		b, err := k.NewBinding()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs = append(bs, b)
+	}
+	for step := range 50 {
+		for i, b := range bs {
+			b.In().WriteRegion(b.In().All(), filled(8*16, float32(step+i)))
+			if err := b.Eval(); err != nil {
+				t.Fatal(err)
+			}
+			out := make([]float32, 8*16)
+			b.Out().ReadRegion(b.Out().All(), out)
+			if out[5] != float32(step+i+1) {
+				t.Fatalf("step %d binding %d: got %g", step, i, out[5])
+			}
+		}
+	}
+	if dev.Compiles() != 1 {
+		t.Errorf("Compiles() = %d after one compile and 150 evals, want 1", dev.Compiles())
+	}
+	for _, b := range bs {
+		b.Close()
+	}
+	if err := bs[0].Eval(); err == nil {
+		t.Error("Eval after Close succeeded")
+	}
+}
+
+func filled(n int, v float32) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func TestCompileErrors(t *testing.T) {
+	dev := New(Options{})
+	// output not a surface
+	b := mil.NewBuilder("main", mil.Tensor(mil.FP16, 1, 4, 1, 4))
+	b.Output(b.Reshape(b.Input(), 4, 4))
+	p, _ := b.Program()
+	if _, err := dev.Compile(p, nil); err == nil {
+		t.Error("compiled a program whose output is not [1,C,1,S]")
+	}
+	// a blob without a source
+	b = mil.NewBuilder("main", mil.Tensor(mil.FP16, 1, 4, 1, 4))
+	w := b.Blob(mil.Tensor(mil.FP16, 1, 4, 1, 4), "@model_path/weights/w.bin", 64)
+	b.Output(b.Add(b.Input(), w))
+	p, _ = b.Program()
+	if _, err := dev.Compile(p, nil); err == nil {
+		t.Error("compiled a BLOBFILE const without a BlobSource")
+	}
+	if _, err := dev.Compile(p, anert.MapBlobs(map[string][]byte{"@model_path/weights/w.bin": make([]byte, 100)})); err == nil {
+		t.Error("compiled a BLOBFILE const from a truncated blob file")
+	}
+	if dev.Compiles() != 0 {
+		t.Errorf("failed compiles counted: %d", dev.Compiles())
+	}
+}
+
+// TestEvalAllocs: Eval allocates nothing, for a tiny kernel and for the
+// research kernels (which use every kind of step).
+func TestEvalAllocs(t *testing.T) {
+	dev := New(Options{Threads: 2})
+	check := func(name string, p *mil.Program, blobs anert.BlobSource) {
+		k, err := dev.Compile(p, blobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := k.NewBinding()
+		defer b.Close()
+		b.Eval()
+		if n := testing.AllocsPerRun(5, func() { b.Eval() }); n != 0 {
+			t.Errorf("%s: Eval allocates %v times", name, n)
+		}
+	}
+	check("add", tinyAdd(t, 64, 64), nil)
+	shared := sharedDir(t)
+	for _, name := range kernelNames {
+		dir := filepath.Join(shared, "conformance", "mil", "small")
+		check(name, loadProgram(t, filepath.Join(dir, name+".mil")), anert.DirBlobs(dir))
+	}
+}
+
+func BenchmarkDispatchAdd64x64(b *testing.B) {
+	dev := New(Options{})
+	k, err := dev.Compile(tinyAdd(b, 64, 64), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bind, _ := k.NewBinding()
+	defer bind.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		bind.Eval()
+	}
+}
