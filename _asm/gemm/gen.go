@@ -26,6 +26,10 @@ import (
 
 const sig = "func(k int, a, b, c *float32, ldc int, alpha, beta float32)"
 
+// sigU is the signature of the kernels that read A in place, row-major with
+// leading dimension lda (elements), instead of from a packed panel.
+const sigU = "func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)"
+
 // AVX-512 tile: MR rows × 32 columns (two zmm), 2*MR accumulators.
 const mr512 = 14
 
@@ -35,7 +39,10 @@ const mr256 = 6
 func main() {
 	ConstraintExpr("!purego")
 	for mr := 1; mr <= mr512; mr++ {
-		kernel512(mr)
+		kernel512(mr, false)
+	}
+	for mr := 1; mr <= mr512; mr++ {
+		kernel512(mr, true)
 	}
 	for mr := 1; mr <= mr256; mr++ {
 		kernel256(mr)
@@ -45,10 +52,19 @@ func main() {
 
 
 // kernel512 emits kern512x<mr>: AVX-512, B from two zmm loads per k step,
-// A broadcast from memory inside the FMA ({1to16}).
-func kernel512(mr int) {
-	TEXT(fmt.Sprintf("kern512x%d", mr), NOSPLIT, sig)
-	Doc(fmt.Sprintf("kern512x%d is the AVX-512 %dx32 micro-kernel (A panel stride %d).", mr, mr, mr512))
+// A broadcast from memory inside the FMA ({1to16}). With unpacked, it emits
+// kern512ux<mr>, which reads A's rows in place (five row pointers, the rows
+// between them addressed as pointer + lda or + 2*lda).
+func kernel512(mr int, unpacked bool) {
+	name := fmt.Sprintf("kern512x%d", mr)
+	if unpacked {
+		name = fmt.Sprintf("kern512ux%d", mr)
+		TEXT(name, NOSPLIT, sigU)
+		Doc(fmt.Sprintf("%s is the AVX-512 %dx32 micro-kernel reading row-major A in place.", name, mr))
+	} else {
+		TEXT(name, NOSPLIT, sig)
+		Doc(fmt.Sprintf("%s is the AVX-512 %dx32 micro-kernel (A panel stride %d).", name, mr, mr512))
+	}
 	zs := []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
 		reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
 		reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
@@ -62,6 +78,26 @@ func kernel512(mr int) {
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
+	aAt := func(r int) Mem { return Mem{Base: a, Disp: 4 * r} }
+	var bases []reg.Register
+	if unpacked {
+		lda := Load(Param("lda"), GP64())
+		SHLQ(U8(2), lda)
+		bases = append(bases, a)
+		for r := 3; r < mr; r += 3 {
+			nb := GP64()
+			LEAQ(Mem{Base: bases[len(bases)-1], Index: lda, Scale: 2}, nb)
+			ADDQ(lda, nb)
+			bases = append(bases, nb)
+		}
+		aAt = func(r int) Mem {
+			m := Mem{Base: bases[r/3]}
+			if r%3 != 0 {
+				m.Index, m.Scale = lda, uint8(r%3)
+			}
+			return m
+		}
+	}
 
 	// Warm the C rows while the products run.
 	p := GP64()
@@ -78,31 +114,41 @@ func kernel512(mr int) {
 		VPXORD(acc(r, 1), acc(r, 1), acc(r, 1))
 	}
 	TESTQ(k, k)
-	JZ(LabelRef(fmt.Sprintf("k512x%d_done", mr)))
-	Label(fmt.Sprintf("k512x%d_loop", mr))
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
 	VMOVUPS(Mem{Base: b}, b0)
 	VMOVUPS(Mem{Base: b, Disp: 64}, b1)
 	for r := 0; r < mr; r++ {
-		VFMADD231PS_BCST(Mem{Base: a, Disp: 4 * r}, b0, acc(r, 0))
-		VFMADD231PS_BCST(Mem{Base: a, Disp: 4 * r}, b1, acc(r, 1))
+		VFMADD231PS_BCST(aAt(r), b0, acc(r, 0))
+		VFMADD231PS_BCST(aAt(r), b1, acc(r, 1))
 	}
-	ADDQ(U32(4*mr512), a)
+	if unpacked {
+		for _, p := range bases {
+			ADDQ(U8(4), p)
+		}
+	} else {
+		ADDQ(U32(4*mr512), a)
+	}
 	ADDQ(U32(128), b)
 	DECQ(k)
-	JNZ(LabelRef(fmt.Sprintf("k512x%d_loop", mr)))
-	Label(fmt.Sprintf("k512x%d_done", mr))
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
 
 	// Scale by alpha.
-	VBROADCASTSS(NewParamAddr("alpha", 40), b0)
+	off := 40
+	if unpacked {
+		off = 48
+	}
+	VBROADCASTSS(NewParamAddr("alpha", off), b0)
 	for r := 0; r < mr; r++ {
 		VMULPS(b0, acc(r, 0), acc(r, 0))
 		VMULPS(b0, acc(r, 1), acc(r, 1))
 	}
 	bt := GP32()
-	MOVL(NewParamAddr("beta", 44), bt)
+	MOVL(NewParamAddr("beta", off+4), bt)
 	ANDL(U32(0x7fffffff), bt)
-	JZ(LabelRef(fmt.Sprintf("k512x%d_beta0", mr)))
-	VBROADCASTSS(NewParamAddr("beta", 44), b1)
+	JZ(LabelRef(name + "_beta0"))
+	VBROADCASTSS(NewParamAddr("beta", off+4), b1)
 	for r := 0; r < mr; r++ {
 		VFMADD231PS(Mem{Base: c}, b1, acc(r, 0))
 		VFMADD231PS(Mem{Base: c, Disp: 64}, b1, acc(r, 1))
@@ -114,7 +160,7 @@ func kernel512(mr int) {
 	}
 	VZEROUPPER()
 	RET()
-	Label(fmt.Sprintf("k512x%d_beta0", mr))
+	Label(name + "_beta0")
 	for r := 0; r < mr; r++ {
 		VMOVUPS(acc(r, 0), Mem{Base: c})
 		VMOVUPS(acc(r, 1), Mem{Base: c, Disp: 64})

@@ -122,16 +122,32 @@ func median(xs []float64) float64 {
 	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
+// cpuClock makes secondsPerOp count process CPU time instead of wall time
+// (ANE_BENCH_CLOCK=cpu): a steadier measure of one thread's work on a busy
+// machine, meaningless for several threads.
+var cpuClock = os.Getenv("ANE_BENCH_CLOCK") == "cpu"
+
 // secondsPerOp runs f repeatedly, doubling the count until one batch lasts
 // at least min, and returns the time per call of that batch.
 func secondsPerOp(f func(), min time.Duration) float64 {
 	for iters := 1; ; iters *= 2 {
-		t0 := time.Now()
+		t0 := clock()
 		for range iters {
 			f()
 		}
-		if dt := time.Since(t0); dt >= min {
+		if dt := clock() - t0; dt >= min {
 			return dt.Seconds() / float64(iters)
 		}
 	}
+}
+
+var start = time.Now()
+
+func clock() time.Duration {
+	if cpuClock {
+		if d, ok := processCPUTime(); ok {
+			return d
+		}
+	}
+	return time.Since(start)
 }

@@ -21,6 +21,14 @@ type kernel struct {
 	nb     int // N block: the packed B block (kc×nb) stays in L2
 	mb     int // M block: the packed A block (mb×kc) stays in L3
 	run    func(mr, k int, a, b, c []float32, ldc int, alpha, beta float32)
+	// runU, if set, is run reading A in place: row r of the block at
+	// a[r*lda:], k contiguous elements. len(a) >= (mr-1)*lda + k.
+	runU func(mr, k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32)
+}
+
+// direct reports whether the kernel reads a in place rather than packed.
+func (kn *kernel) direct(a Mat) bool {
+	return kn.runU != nil && a.F16 == nil && a.ColStride == 1 && a.RowStride >= 0
 }
 
 // Tuning of the work split.
@@ -108,7 +116,10 @@ func split(kn *kernel, threads, m, n, k int, a, b Mat, small bool) (pm, pn int) 
 	// Packing costs in flop-equivalents per element, measured on Zen 4:
 	// a contiguous copy is cheap, a transposing gather is not.
 	costA, costB := 40, 10
-	if a.ColStride == 1 || a.F16 != nil {
+	switch {
+	case kn.direct(a):
+		costA = 0
+	case a.ColStride == 1 || a.F16 != nil:
 		costA = 60
 	}
 	if b.ColStride != 1 || b.F16 != nil {
@@ -196,6 +207,7 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 	buf.b = grow(buf.b, ceilDiv(min(kn.nb, n), NR)*NR*kcMax)
 	buf.tile = grow(buf.tile, MR*NR)
 	tile := buf.tile
+	direct := kn.direct(a)
 	for ic := 0; ic < m; ic += kn.mb {
 		mc := min(kn.mb, m-ic)
 		for pc := 0; pc < k; pc += kn.kc {
@@ -204,22 +216,37 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 			if pc > 0 {
 				be = 1
 			}
-			packA(buf, a, i0+ic, mc, pc, kc, MR)
+			if !direct {
+				packA(buf, a, i0+ic, mc, pc, kc, MR)
+			}
 			for jc := 0; jc < n; jc += kn.nb {
 				nb := min(kn.nb, n-jc)
 				packB(buf, b, pc, kc, j0+jc, nb, NR)
 				for ir := 0; ir < mc; ir += MR {
 					mr := min(MR, mc-ir)
-					ap := buf.a[ir*kc : (ir+MR)*kc]
+					var ap []float32
+					if direct {
+						ap = a.F32[a.Off+(i0+ic+ir)*a.RowStride+pc:]
+					} else {
+						ap = buf.a[ir*kc : (ir+MR)*kc]
+					}
 					for jr := 0; jr < nb; jr += NR {
 						nr := min(NR, nb-jr)
 						bp := buf.b[jr*kc : (jr+NR)*kc]
 						ci := (ic+ir)*ldc + jc + jr
 						if nr == NR {
-							kn.run(mr, kc, ap, bp, c[ci:], ldc, alpha, be)
+							if direct {
+								kn.runU(mr, kc, ap, a.RowStride, bp, c[ci:], ldc, alpha, be)
+							} else {
+								kn.run(mr, kc, ap, bp, c[ci:], ldc, alpha, be)
+							}
 							continue
 						}
-						kn.run(mr, kc, ap, bp, tile, NR, alpha, 0)
+						if direct {
+							kn.runU(mr, kc, ap, a.RowStride, bp, tile, NR, alpha, 0)
+						} else {
+							kn.run(mr, kc, ap, bp, tile, NR, alpha, 0)
+						}
 						for r := 0; r < mr; r++ {
 							dst := c[ci+r*ldc : ci+r*ldc+nr]
 							src := tile[r*NR : r*NR+nr]

@@ -46,6 +46,48 @@ func kern512x13(k int, a *float32, b *float32, c *float32, ldc int, alpha float3
 // kern512x14 is the AVX-512 14x32 micro-kernel (A panel stride 14).
 func kern512x14(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// kern512ux1 is the AVX-512 1x32 micro-kernel reading row-major A in place.
+func kern512ux1(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux2 is the AVX-512 2x32 micro-kernel reading row-major A in place.
+func kern512ux2(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux3 is the AVX-512 3x32 micro-kernel reading row-major A in place.
+func kern512ux3(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux4 is the AVX-512 4x32 micro-kernel reading row-major A in place.
+func kern512ux4(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux5 is the AVX-512 5x32 micro-kernel reading row-major A in place.
+func kern512ux5(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux6 is the AVX-512 6x32 micro-kernel reading row-major A in place.
+func kern512ux6(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux7 is the AVX-512 7x32 micro-kernel reading row-major A in place.
+func kern512ux7(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux8 is the AVX-512 8x32 micro-kernel reading row-major A in place.
+func kern512ux8(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux9 is the AVX-512 9x32 micro-kernel reading row-major A in place.
+func kern512ux9(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux10 is the AVX-512 10x32 micro-kernel reading row-major A in place.
+func kern512ux10(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux11 is the AVX-512 11x32 micro-kernel reading row-major A in place.
+func kern512ux11(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux12 is the AVX-512 12x32 micro-kernel reading row-major A in place.
+func kern512ux12(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux13 is the AVX-512 13x32 micro-kernel reading row-major A in place.
+func kern512ux13(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512ux14 is the AVX-512 14x32 micro-kernel reading row-major A in place.
+func kern512ux14(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
 // kern256x1 is the AVX2+FMA 1x16 micro-kernel (A panel stride 6).
 func kern256x1(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 

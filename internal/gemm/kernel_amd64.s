@@ -19,9 +19,9 @@ TEXT ·kern512x1(SB), NOSPLIT, $0-48
 	VPXORD     Z0, Z0, Z0
 	VPXORD     Z1, Z1, Z1
 	TESTQ      AX, AX
-	JZ         k512x1_done
+	JZ         kern512x1_done
 
-k512x1_loop:
+kern512x1_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -29,15 +29,15 @@ k512x1_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x1_loop
+	JNZ              kern512x1_loop
 
-k512x1_done:
+kern512x1_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x1_beta0
+	JZ           kern512x1_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -46,7 +46,7 @@ k512x1_done:
 	VZEROUPPER
 	RET
 
-k512x1_beta0:
+kern512x1_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	VZEROUPPER
@@ -72,9 +72,9 @@ TEXT ·kern512x2(SB), NOSPLIT, $0-48
 	VPXORD     Z2, Z2, Z2
 	VPXORD     Z3, Z3, Z3
 	TESTQ      AX, AX
-	JZ         k512x2_done
+	JZ         kern512x2_done
 
-k512x2_loop:
+kern512x2_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -84,9 +84,9 @@ k512x2_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x2_loop
+	JNZ              kern512x2_loop
 
-k512x2_done:
+kern512x2_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -94,7 +94,7 @@ k512x2_done:
 	VMULPS       Z30, Z3, Z3
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x2_beta0
+	JZ           kern512x2_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -108,7 +108,7 @@ k512x2_done:
 	VZEROUPPER
 	RET
 
-k512x2_beta0:
+kern512x2_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -142,9 +142,9 @@ TEXT ·kern512x3(SB), NOSPLIT, $0-48
 	VPXORD     Z4, Z4, Z4
 	VPXORD     Z5, Z5, Z5
 	TESTQ      AX, AX
-	JZ         k512x3_done
+	JZ         kern512x3_done
 
-k512x3_loop:
+kern512x3_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -156,9 +156,9 @@ k512x3_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x3_loop
+	JNZ              kern512x3_loop
 
-k512x3_done:
+kern512x3_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -168,7 +168,7 @@ k512x3_done:
 	VMULPS       Z30, Z5, Z5
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x3_beta0
+	JZ           kern512x3_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -187,7 +187,7 @@ k512x3_done:
 	VZEROUPPER
 	RET
 
-k512x3_beta0:
+kern512x3_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -229,9 +229,9 @@ TEXT ·kern512x4(SB), NOSPLIT, $0-48
 	VPXORD     Z6, Z6, Z6
 	VPXORD     Z7, Z7, Z7
 	TESTQ      AX, AX
-	JZ         k512x4_done
+	JZ         kern512x4_done
 
-k512x4_loop:
+kern512x4_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -245,9 +245,9 @@ k512x4_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x4_loop
+	JNZ              kern512x4_loop
 
-k512x4_done:
+kern512x4_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -259,7 +259,7 @@ k512x4_done:
 	VMULPS       Z30, Z7, Z7
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x4_beta0
+	JZ           kern512x4_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -283,7 +283,7 @@ k512x4_done:
 	VZEROUPPER
 	RET
 
-k512x4_beta0:
+kern512x4_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -333,9 +333,9 @@ TEXT ·kern512x5(SB), NOSPLIT, $0-48
 	VPXORD     Z8, Z8, Z8
 	VPXORD     Z9, Z9, Z9
 	TESTQ      AX, AX
-	JZ         k512x5_done
+	JZ         kern512x5_done
 
-k512x5_loop:
+kern512x5_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -351,9 +351,9 @@ k512x5_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x5_loop
+	JNZ              kern512x5_loop
 
-k512x5_done:
+kern512x5_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -367,7 +367,7 @@ k512x5_done:
 	VMULPS       Z30, Z9, Z9
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x5_beta0
+	JZ           kern512x5_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -396,7 +396,7 @@ k512x5_done:
 	VZEROUPPER
 	RET
 
-k512x5_beta0:
+kern512x5_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -454,9 +454,9 @@ TEXT ·kern512x6(SB), NOSPLIT, $0-48
 	VPXORD     Z10, Z10, Z10
 	VPXORD     Z11, Z11, Z11
 	TESTQ      AX, AX
-	JZ         k512x6_done
+	JZ         kern512x6_done
 
-k512x6_loop:
+kern512x6_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -474,9 +474,9 @@ k512x6_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x6_loop
+	JNZ              kern512x6_loop
 
-k512x6_done:
+kern512x6_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -492,7 +492,7 @@ k512x6_done:
 	VMULPS       Z30, Z11, Z11
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x6_beta0
+	JZ           kern512x6_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -526,7 +526,7 @@ k512x6_done:
 	VZEROUPPER
 	RET
 
-k512x6_beta0:
+kern512x6_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -592,9 +592,9 @@ TEXT ·kern512x7(SB), NOSPLIT, $0-48
 	VPXORD     Z12, Z12, Z12
 	VPXORD     Z13, Z13, Z13
 	TESTQ      AX, AX
-	JZ         k512x7_done
+	JZ         kern512x7_done
 
-k512x7_loop:
+kern512x7_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -614,9 +614,9 @@ k512x7_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x7_loop
+	JNZ              kern512x7_loop
 
-k512x7_done:
+kern512x7_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -634,7 +634,7 @@ k512x7_done:
 	VMULPS       Z30, Z13, Z13
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x7_beta0
+	JZ           kern512x7_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -673,7 +673,7 @@ k512x7_done:
 	VZEROUPPER
 	RET
 
-k512x7_beta0:
+kern512x7_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -747,9 +747,9 @@ TEXT ·kern512x8(SB), NOSPLIT, $0-48
 	VPXORD     Z14, Z14, Z14
 	VPXORD     Z15, Z15, Z15
 	TESTQ      AX, AX
-	JZ         k512x8_done
+	JZ         kern512x8_done
 
-k512x8_loop:
+kern512x8_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -771,9 +771,9 @@ k512x8_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x8_loop
+	JNZ              kern512x8_loop
 
-k512x8_done:
+kern512x8_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -793,7 +793,7 @@ k512x8_done:
 	VMULPS       Z30, Z15, Z15
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x8_beta0
+	JZ           kern512x8_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -837,7 +837,7 @@ k512x8_done:
 	VZEROUPPER
 	RET
 
-k512x8_beta0:
+kern512x8_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -919,9 +919,9 @@ TEXT ·kern512x9(SB), NOSPLIT, $0-48
 	VPXORD     Z16, Z16, Z16
 	VPXORD     Z17, Z17, Z17
 	TESTQ      AX, AX
-	JZ         k512x9_done
+	JZ         kern512x9_done
 
-k512x9_loop:
+kern512x9_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -945,9 +945,9 @@ k512x9_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x9_loop
+	JNZ              kern512x9_loop
 
-k512x9_done:
+kern512x9_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -969,7 +969,7 @@ k512x9_done:
 	VMULPS       Z30, Z17, Z17
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x9_beta0
+	JZ           kern512x9_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -1018,7 +1018,7 @@ k512x9_done:
 	VZEROUPPER
 	RET
 
-k512x9_beta0:
+kern512x9_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -1108,9 +1108,9 @@ TEXT ·kern512x10(SB), NOSPLIT, $0-48
 	VPXORD     Z18, Z18, Z18
 	VPXORD     Z19, Z19, Z19
 	TESTQ      AX, AX
-	JZ         k512x10_done
+	JZ         kern512x10_done
 
-k512x10_loop:
+kern512x10_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -1136,9 +1136,9 @@ k512x10_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x10_loop
+	JNZ              kern512x10_loop
 
-k512x10_done:
+kern512x10_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -1162,7 +1162,7 @@ k512x10_done:
 	VMULPS       Z30, Z19, Z19
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x10_beta0
+	JZ           kern512x10_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -1216,7 +1216,7 @@ k512x10_done:
 	VZEROUPPER
 	RET
 
-k512x10_beta0:
+kern512x10_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -1314,9 +1314,9 @@ TEXT ·kern512x11(SB), NOSPLIT, $0-48
 	VPXORD     Z20, Z20, Z20
 	VPXORD     Z21, Z21, Z21
 	TESTQ      AX, AX
-	JZ         k512x11_done
+	JZ         kern512x11_done
 
-k512x11_loop:
+kern512x11_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -1344,9 +1344,9 @@ k512x11_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x11_loop
+	JNZ              kern512x11_loop
 
-k512x11_done:
+kern512x11_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -1372,7 +1372,7 @@ k512x11_done:
 	VMULPS       Z30, Z21, Z21
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x11_beta0
+	JZ           kern512x11_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -1431,7 +1431,7 @@ k512x11_done:
 	VZEROUPPER
 	RET
 
-k512x11_beta0:
+kern512x11_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -1537,9 +1537,9 @@ TEXT ·kern512x12(SB), NOSPLIT, $0-48
 	VPXORD     Z22, Z22, Z22
 	VPXORD     Z23, Z23, Z23
 	TESTQ      AX, AX
-	JZ         k512x12_done
+	JZ         kern512x12_done
 
-k512x12_loop:
+kern512x12_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -1569,9 +1569,9 @@ k512x12_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x12_loop
+	JNZ              kern512x12_loop
 
-k512x12_done:
+kern512x12_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -1599,7 +1599,7 @@ k512x12_done:
 	VMULPS       Z30, Z23, Z23
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x12_beta0
+	JZ           kern512x12_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -1663,7 +1663,7 @@ k512x12_done:
 	VZEROUPPER
 	RET
 
-k512x12_beta0:
+kern512x12_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -1777,9 +1777,9 @@ TEXT ·kern512x13(SB), NOSPLIT, $0-48
 	VPXORD     Z24, Z24, Z24
 	VPXORD     Z25, Z25, Z25
 	TESTQ      AX, AX
-	JZ         k512x13_done
+	JZ         kern512x13_done
 
-k512x13_loop:
+kern512x13_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -1811,9 +1811,9 @@ k512x13_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x13_loop
+	JNZ              kern512x13_loop
 
-k512x13_done:
+kern512x13_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -1843,7 +1843,7 @@ k512x13_done:
 	VMULPS       Z30, Z25, Z25
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x13_beta0
+	JZ           kern512x13_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -1912,7 +1912,7 @@ k512x13_done:
 	VZEROUPPER
 	RET
 
-k512x13_beta0:
+kern512x13_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX
@@ -2034,9 +2034,9 @@ TEXT ·kern512x14(SB), NOSPLIT, $0-48
 	VPXORD     Z26, Z26, Z26
 	VPXORD     Z27, Z27, Z27
 	TESTQ      AX, AX
-	JZ         k512x14_done
+	JZ         kern512x14_done
 
-k512x14_loop:
+kern512x14_loop:
 	VMOVUPS          (DX), Z30
 	VMOVUPS          64(DX), Z31
 	VFMADD231PS.BCST (CX), Z30, Z0
@@ -2070,9 +2070,9 @@ k512x14_loop:
 	ADDQ             $0x00000038, CX
 	ADDQ             $0x00000080, DX
 	DECQ             AX
-	JNZ              k512x14_loop
+	JNZ              kern512x14_loop
 
-k512x14_done:
+kern512x14_done:
 	VBROADCASTSS alpha+40(FP), Z30
 	VMULPS       Z30, Z0, Z0
 	VMULPS       Z30, Z1, Z1
@@ -2104,7 +2104,7 @@ k512x14_done:
 	VMULPS       Z30, Z27, Z27
 	MOVL         beta+44(FP), AX
 	ANDL         $0x7fffffff, AX
-	JZ           k512x14_beta0
+	JZ           kern512x14_beta0
 	VBROADCASTSS beta+44(FP), Z31
 	VFMADD231PS  (BX), Z31, Z0
 	VFMADD231PS  64(BX), Z31, Z1
@@ -2178,7 +2178,2332 @@ k512x14_done:
 	VZEROUPPER
 	RET
 
-k512x14_beta0:
+kern512x14_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z20, (BX)
+	VMOVUPS Z21, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z22, (BX)
+	VMOVUPS Z23, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z24, (BX)
+	VMOVUPS Z25, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z26, (BX)
+	VMOVUPS Z27, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux1(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux1(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       BX, SI
+	PREFETCHT0 (SI)
+	PREFETCHT0 64(SI)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	TESTQ      AX, AX
+	JZ         kern512ux1_done
+
+kern512ux1_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	ADDQ             $0x04, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux1_loop
+
+kern512ux1_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux1_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux1_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux2(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux2(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       BX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 64(R8)
+	ADDQ       SI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 64(R8)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	TESTQ      AX, AX
+	JZ         kern512ux2_done
+
+kern512ux2_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	ADDQ             $0x04, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux2_loop
+
+kern512ux2_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux2_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux2_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux3(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux3(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	MOVQ       BX, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 64(R8)
+	ADDQ       SI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 64(R8)
+	ADDQ       SI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 64(R8)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	TESTQ      AX, AX
+	JZ         kern512ux3_done
+
+kern512ux3_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	ADDQ             $0x04, CX
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux3_loop
+
+kern512ux3_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux3_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux3_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux4(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux4(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	MOVQ       BX, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	TESTQ      AX, AX
+	JZ         kern512ux4_done
+
+kern512ux4_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux4_loop
+
+kern512ux4_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux4_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux4_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux5(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux5(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	MOVQ       BX, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	TESTQ      AX, AX
+	JZ         kern512ux5_done
+
+kern512ux5_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux5_loop
+
+kern512ux5_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux5_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux5_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux6(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux6(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	MOVQ       BX, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	ADDQ       SI, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	TESTQ      AX, AX
+	JZ         kern512ux6_done
+
+kern512ux6_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux6_loop
+
+kern512ux6_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux6_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux6_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux7(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux7(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	LEAQ       (R8)(DI*2), R9
+	ADDQ       DI, R9
+	MOVQ       BX, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	TESTQ      AX, AX
+	JZ         kern512ux7_done
+
+kern512ux7_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	VFMADD231PS.BCST (R9), Z30, Z12
+	VFMADD231PS.BCST (R9), Z31, Z13
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x04, R9
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux7_loop
+
+kern512ux7_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	VMULPS       Z30, Z12, Z12
+	VMULPS       Z30, Z13, Z13
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux7_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z12
+	VFMADD231PS  64(BX), Z31, Z13
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux7_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux8(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux8(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	LEAQ       (R8)(DI*2), R9
+	ADDQ       DI, R9
+	MOVQ       BX, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	TESTQ      AX, AX
+	JZ         kern512ux8_done
+
+kern512ux8_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	VFMADD231PS.BCST (R9), Z30, Z12
+	VFMADD231PS.BCST (R9), Z31, Z13
+	VFMADD231PS.BCST (R9)(DI*1), Z30, Z14
+	VFMADD231PS.BCST (R9)(DI*1), Z31, Z15
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x04, R9
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux8_loop
+
+kern512ux8_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	VMULPS       Z30, Z12, Z12
+	VMULPS       Z30, Z13, Z13
+	VMULPS       Z30, Z14, Z14
+	VMULPS       Z30, Z15, Z15
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux8_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z12
+	VFMADD231PS  64(BX), Z31, Z13
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z14
+	VFMADD231PS  64(BX), Z31, Z15
+	VMOVUPS      Z14, (BX)
+	VMOVUPS      Z15, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux8_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux9(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux9(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	LEAQ       (R8)(DI*2), R9
+	ADDQ       DI, R9
+	MOVQ       BX, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ       SI, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	TESTQ      AX, AX
+	JZ         kern512ux9_done
+
+kern512ux9_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	VFMADD231PS.BCST (R9), Z30, Z12
+	VFMADD231PS.BCST (R9), Z31, Z13
+	VFMADD231PS.BCST (R9)(DI*1), Z30, Z14
+	VFMADD231PS.BCST (R9)(DI*1), Z31, Z15
+	VFMADD231PS.BCST (R9)(DI*2), Z30, Z16
+	VFMADD231PS.BCST (R9)(DI*2), Z31, Z17
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x04, R9
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux9_loop
+
+kern512ux9_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	VMULPS       Z30, Z12, Z12
+	VMULPS       Z30, Z13, Z13
+	VMULPS       Z30, Z14, Z14
+	VMULPS       Z30, Z15, Z15
+	VMULPS       Z30, Z16, Z16
+	VMULPS       Z30, Z17, Z17
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux9_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z12
+	VFMADD231PS  64(BX), Z31, Z13
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z14
+	VFMADD231PS  64(BX), Z31, Z15
+	VMOVUPS      Z14, (BX)
+	VMOVUPS      Z15, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z16
+	VFMADD231PS  64(BX), Z31, Z17
+	VMOVUPS      Z16, (BX)
+	VMOVUPS      Z17, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux9_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux10(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux10(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	LEAQ       (R8)(DI*2), R9
+	ADDQ       DI, R9
+	LEAQ       (R9)(DI*2), R10
+	ADDQ       DI, R10
+	MOVQ       BX, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	VPXORD     Z18, Z18, Z18
+	VPXORD     Z19, Z19, Z19
+	TESTQ      AX, AX
+	JZ         kern512ux10_done
+
+kern512ux10_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	VFMADD231PS.BCST (R9), Z30, Z12
+	VFMADD231PS.BCST (R9), Z31, Z13
+	VFMADD231PS.BCST (R9)(DI*1), Z30, Z14
+	VFMADD231PS.BCST (R9)(DI*1), Z31, Z15
+	VFMADD231PS.BCST (R9)(DI*2), Z30, Z16
+	VFMADD231PS.BCST (R9)(DI*2), Z31, Z17
+	VFMADD231PS.BCST (R10), Z30, Z18
+	VFMADD231PS.BCST (R10), Z31, Z19
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x04, R9
+	ADDQ             $0x04, R10
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux10_loop
+
+kern512ux10_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	VMULPS       Z30, Z12, Z12
+	VMULPS       Z30, Z13, Z13
+	VMULPS       Z30, Z14, Z14
+	VMULPS       Z30, Z15, Z15
+	VMULPS       Z30, Z16, Z16
+	VMULPS       Z30, Z17, Z17
+	VMULPS       Z30, Z18, Z18
+	VMULPS       Z30, Z19, Z19
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux10_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z12
+	VFMADD231PS  64(BX), Z31, Z13
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z14
+	VFMADD231PS  64(BX), Z31, Z15
+	VMOVUPS      Z14, (BX)
+	VMOVUPS      Z15, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z16
+	VFMADD231PS  64(BX), Z31, Z17
+	VMOVUPS      Z16, (BX)
+	VMOVUPS      Z17, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z18
+	VFMADD231PS  64(BX), Z31, Z19
+	VMOVUPS      Z18, (BX)
+	VMOVUPS      Z19, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux10_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux11(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux11(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	LEAQ       (R8)(DI*2), R9
+	ADDQ       DI, R9
+	LEAQ       (R9)(DI*2), R10
+	ADDQ       DI, R10
+	MOVQ       BX, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	VPXORD     Z18, Z18, Z18
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	TESTQ      AX, AX
+	JZ         kern512ux11_done
+
+kern512ux11_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	VFMADD231PS.BCST (R9), Z30, Z12
+	VFMADD231PS.BCST (R9), Z31, Z13
+	VFMADD231PS.BCST (R9)(DI*1), Z30, Z14
+	VFMADD231PS.BCST (R9)(DI*1), Z31, Z15
+	VFMADD231PS.BCST (R9)(DI*2), Z30, Z16
+	VFMADD231PS.BCST (R9)(DI*2), Z31, Z17
+	VFMADD231PS.BCST (R10), Z30, Z18
+	VFMADD231PS.BCST (R10), Z31, Z19
+	VFMADD231PS.BCST (R10)(DI*1), Z30, Z20
+	VFMADD231PS.BCST (R10)(DI*1), Z31, Z21
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x04, R9
+	ADDQ             $0x04, R10
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux11_loop
+
+kern512ux11_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	VMULPS       Z30, Z12, Z12
+	VMULPS       Z30, Z13, Z13
+	VMULPS       Z30, Z14, Z14
+	VMULPS       Z30, Z15, Z15
+	VMULPS       Z30, Z16, Z16
+	VMULPS       Z30, Z17, Z17
+	VMULPS       Z30, Z18, Z18
+	VMULPS       Z30, Z19, Z19
+	VMULPS       Z30, Z20, Z20
+	VMULPS       Z30, Z21, Z21
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux11_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z12
+	VFMADD231PS  64(BX), Z31, Z13
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z14
+	VFMADD231PS  64(BX), Z31, Z15
+	VMOVUPS      Z14, (BX)
+	VMOVUPS      Z15, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z16
+	VFMADD231PS  64(BX), Z31, Z17
+	VMOVUPS      Z16, (BX)
+	VMOVUPS      Z17, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z18
+	VFMADD231PS  64(BX), Z31, Z19
+	VMOVUPS      Z18, (BX)
+	VMOVUPS      Z19, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z20
+	VFMADD231PS  64(BX), Z31, Z21
+	VMOVUPS      Z20, (BX)
+	VMOVUPS      Z21, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux11_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z20, (BX)
+	VMOVUPS Z21, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux12(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux12(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	LEAQ       (R8)(DI*2), R9
+	ADDQ       DI, R9
+	LEAQ       (R9)(DI*2), R10
+	ADDQ       DI, R10
+	MOVQ       BX, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	VPXORD     Z18, Z18, Z18
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	VPXORD     Z23, Z23, Z23
+	TESTQ      AX, AX
+	JZ         kern512ux12_done
+
+kern512ux12_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	VFMADD231PS.BCST (R9), Z30, Z12
+	VFMADD231PS.BCST (R9), Z31, Z13
+	VFMADD231PS.BCST (R9)(DI*1), Z30, Z14
+	VFMADD231PS.BCST (R9)(DI*1), Z31, Z15
+	VFMADD231PS.BCST (R9)(DI*2), Z30, Z16
+	VFMADD231PS.BCST (R9)(DI*2), Z31, Z17
+	VFMADD231PS.BCST (R10), Z30, Z18
+	VFMADD231PS.BCST (R10), Z31, Z19
+	VFMADD231PS.BCST (R10)(DI*1), Z30, Z20
+	VFMADD231PS.BCST (R10)(DI*1), Z31, Z21
+	VFMADD231PS.BCST (R10)(DI*2), Z30, Z22
+	VFMADD231PS.BCST (R10)(DI*2), Z31, Z23
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x04, R9
+	ADDQ             $0x04, R10
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux12_loop
+
+kern512ux12_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	VMULPS       Z30, Z12, Z12
+	VMULPS       Z30, Z13, Z13
+	VMULPS       Z30, Z14, Z14
+	VMULPS       Z30, Z15, Z15
+	VMULPS       Z30, Z16, Z16
+	VMULPS       Z30, Z17, Z17
+	VMULPS       Z30, Z18, Z18
+	VMULPS       Z30, Z19, Z19
+	VMULPS       Z30, Z20, Z20
+	VMULPS       Z30, Z21, Z21
+	VMULPS       Z30, Z22, Z22
+	VMULPS       Z30, Z23, Z23
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux12_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z12
+	VFMADD231PS  64(BX), Z31, Z13
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z14
+	VFMADD231PS  64(BX), Z31, Z15
+	VMOVUPS      Z14, (BX)
+	VMOVUPS      Z15, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z16
+	VFMADD231PS  64(BX), Z31, Z17
+	VMOVUPS      Z16, (BX)
+	VMOVUPS      Z17, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z18
+	VFMADD231PS  64(BX), Z31, Z19
+	VMOVUPS      Z18, (BX)
+	VMOVUPS      Z19, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z20
+	VFMADD231PS  64(BX), Z31, Z21
+	VMOVUPS      Z20, (BX)
+	VMOVUPS      Z21, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z22
+	VFMADD231PS  64(BX), Z31, Z23
+	VMOVUPS      Z22, (BX)
+	VMOVUPS      Z23, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux12_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z20, (BX)
+	VMOVUPS Z21, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z22, (BX)
+	VMOVUPS Z23, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux13(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux13(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	LEAQ       (R8)(DI*2), R9
+	ADDQ       DI, R9
+	LEAQ       (R9)(DI*2), R10
+	ADDQ       DI, R10
+	LEAQ       (R10)(DI*2), R11
+	ADDQ       DI, R11
+	MOVQ       BX, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	VPXORD     Z18, Z18, Z18
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	VPXORD     Z23, Z23, Z23
+	VPXORD     Z24, Z24, Z24
+	VPXORD     Z25, Z25, Z25
+	TESTQ      AX, AX
+	JZ         kern512ux13_done
+
+kern512ux13_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	VFMADD231PS.BCST (R9), Z30, Z12
+	VFMADD231PS.BCST (R9), Z31, Z13
+	VFMADD231PS.BCST (R9)(DI*1), Z30, Z14
+	VFMADD231PS.BCST (R9)(DI*1), Z31, Z15
+	VFMADD231PS.BCST (R9)(DI*2), Z30, Z16
+	VFMADD231PS.BCST (R9)(DI*2), Z31, Z17
+	VFMADD231PS.BCST (R10), Z30, Z18
+	VFMADD231PS.BCST (R10), Z31, Z19
+	VFMADD231PS.BCST (R10)(DI*1), Z30, Z20
+	VFMADD231PS.BCST (R10)(DI*1), Z31, Z21
+	VFMADD231PS.BCST (R10)(DI*2), Z30, Z22
+	VFMADD231PS.BCST (R10)(DI*2), Z31, Z23
+	VFMADD231PS.BCST (R11), Z30, Z24
+	VFMADD231PS.BCST (R11), Z31, Z25
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x04, R9
+	ADDQ             $0x04, R10
+	ADDQ             $0x04, R11
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux13_loop
+
+kern512ux13_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	VMULPS       Z30, Z12, Z12
+	VMULPS       Z30, Z13, Z13
+	VMULPS       Z30, Z14, Z14
+	VMULPS       Z30, Z15, Z15
+	VMULPS       Z30, Z16, Z16
+	VMULPS       Z30, Z17, Z17
+	VMULPS       Z30, Z18, Z18
+	VMULPS       Z30, Z19, Z19
+	VMULPS       Z30, Z20, Z20
+	VMULPS       Z30, Z21, Z21
+	VMULPS       Z30, Z22, Z22
+	VMULPS       Z30, Z23, Z23
+	VMULPS       Z30, Z24, Z24
+	VMULPS       Z30, Z25, Z25
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux13_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z12
+	VFMADD231PS  64(BX), Z31, Z13
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z14
+	VFMADD231PS  64(BX), Z31, Z15
+	VMOVUPS      Z14, (BX)
+	VMOVUPS      Z15, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z16
+	VFMADD231PS  64(BX), Z31, Z17
+	VMOVUPS      Z16, (BX)
+	VMOVUPS      Z17, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z18
+	VFMADD231PS  64(BX), Z31, Z19
+	VMOVUPS      Z18, (BX)
+	VMOVUPS      Z19, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z20
+	VFMADD231PS  64(BX), Z31, Z21
+	VMOVUPS      Z20, (BX)
+	VMOVUPS      Z21, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z22
+	VFMADD231PS  64(BX), Z31, Z23
+	VMOVUPS      Z22, (BX)
+	VMOVUPS      Z23, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z24
+	VFMADD231PS  64(BX), Z31, Z25
+	VMOVUPS      Z24, (BX)
+	VMOVUPS      Z25, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux13_beta0:
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z20, (BX)
+	VMOVUPS Z21, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z22, (BX)
+	VMOVUPS Z23, 64(BX)
+	ADDQ    SI, BX
+	VMOVUPS Z24, (BX)
+	VMOVUPS Z25, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kern512ux14(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·kern512ux14(SB), NOSPLIT, $0-56
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+24(FP), DX
+	MOVQ       c+32(FP), BX
+	MOVQ       ldc+40(FP), SI
+	SHLQ       $0x02, SI
+	MOVQ       lda+16(FP), DI
+	SHLQ       $0x02, DI
+	LEAQ       (CX)(DI*2), R8
+	ADDQ       DI, R8
+	LEAQ       (R8)(DI*2), R9
+	ADDQ       DI, R9
+	LEAQ       (R9)(DI*2), R10
+	ADDQ       DI, R10
+	LEAQ       (R10)(DI*2), R11
+	ADDQ       DI, R11
+	MOVQ       BX, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ       SI, R12
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	VPXORD     Z18, Z18, Z18
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	VPXORD     Z23, Z23, Z23
+	VPXORD     Z24, Z24, Z24
+	VPXORD     Z25, Z25, Z25
+	VPXORD     Z26, Z26, Z26
+	VPXORD     Z27, Z27, Z27
+	TESTQ      AX, AX
+	JZ         kern512ux14_done
+
+kern512ux14_loop:
+	VMOVUPS          (DX), Z30
+	VMOVUPS          64(DX), Z31
+	VFMADD231PS.BCST (CX), Z30, Z0
+	VFMADD231PS.BCST (CX), Z31, Z1
+	VFMADD231PS.BCST (CX)(DI*1), Z30, Z2
+	VFMADD231PS.BCST (CX)(DI*1), Z31, Z3
+	VFMADD231PS.BCST (CX)(DI*2), Z30, Z4
+	VFMADD231PS.BCST (CX)(DI*2), Z31, Z5
+	VFMADD231PS.BCST (R8), Z30, Z6
+	VFMADD231PS.BCST (R8), Z31, Z7
+	VFMADD231PS.BCST (R8)(DI*1), Z30, Z8
+	VFMADD231PS.BCST (R8)(DI*1), Z31, Z9
+	VFMADD231PS.BCST (R8)(DI*2), Z30, Z10
+	VFMADD231PS.BCST (R8)(DI*2), Z31, Z11
+	VFMADD231PS.BCST (R9), Z30, Z12
+	VFMADD231PS.BCST (R9), Z31, Z13
+	VFMADD231PS.BCST (R9)(DI*1), Z30, Z14
+	VFMADD231PS.BCST (R9)(DI*1), Z31, Z15
+	VFMADD231PS.BCST (R9)(DI*2), Z30, Z16
+	VFMADD231PS.BCST (R9)(DI*2), Z31, Z17
+	VFMADD231PS.BCST (R10), Z30, Z18
+	VFMADD231PS.BCST (R10), Z31, Z19
+	VFMADD231PS.BCST (R10)(DI*1), Z30, Z20
+	VFMADD231PS.BCST (R10)(DI*1), Z31, Z21
+	VFMADD231PS.BCST (R10)(DI*2), Z30, Z22
+	VFMADD231PS.BCST (R10)(DI*2), Z31, Z23
+	VFMADD231PS.BCST (R11), Z30, Z24
+	VFMADD231PS.BCST (R11), Z31, Z25
+	VFMADD231PS.BCST (R11)(DI*1), Z30, Z26
+	VFMADD231PS.BCST (R11)(DI*1), Z31, Z27
+	ADDQ             $0x04, CX
+	ADDQ             $0x04, R8
+	ADDQ             $0x04, R9
+	ADDQ             $0x04, R10
+	ADDQ             $0x04, R11
+	ADDQ             $0x00000080, DX
+	DECQ             AX
+	JNZ              kern512ux14_loop
+
+kern512ux14_done:
+	VBROADCASTSS alpha+48(FP), Z30
+	VMULPS       Z30, Z0, Z0
+	VMULPS       Z30, Z1, Z1
+	VMULPS       Z30, Z2, Z2
+	VMULPS       Z30, Z3, Z3
+	VMULPS       Z30, Z4, Z4
+	VMULPS       Z30, Z5, Z5
+	VMULPS       Z30, Z6, Z6
+	VMULPS       Z30, Z7, Z7
+	VMULPS       Z30, Z8, Z8
+	VMULPS       Z30, Z9, Z9
+	VMULPS       Z30, Z10, Z10
+	VMULPS       Z30, Z11, Z11
+	VMULPS       Z30, Z12, Z12
+	VMULPS       Z30, Z13, Z13
+	VMULPS       Z30, Z14, Z14
+	VMULPS       Z30, Z15, Z15
+	VMULPS       Z30, Z16, Z16
+	VMULPS       Z30, Z17, Z17
+	VMULPS       Z30, Z18, Z18
+	VMULPS       Z30, Z19, Z19
+	VMULPS       Z30, Z20, Z20
+	VMULPS       Z30, Z21, Z21
+	VMULPS       Z30, Z22, Z22
+	VMULPS       Z30, Z23, Z23
+	VMULPS       Z30, Z24, Z24
+	VMULPS       Z30, Z25, Z25
+	VMULPS       Z30, Z26, Z26
+	VMULPS       Z30, Z27, Z27
+	MOVL         beta+52(FP), AX
+	ANDL         $0x7fffffff, AX
+	JZ           kern512ux14_beta0
+	VBROADCASTSS beta+52(FP), Z31
+	VFMADD231PS  (BX), Z31, Z0
+	VFMADD231PS  64(BX), Z31, Z1
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z2
+	VFMADD231PS  64(BX), Z31, Z3
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z4
+	VFMADD231PS  64(BX), Z31, Z5
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z6
+	VFMADD231PS  64(BX), Z31, Z7
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z8
+	VFMADD231PS  64(BX), Z31, Z9
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z10
+	VFMADD231PS  64(BX), Z31, Z11
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z12
+	VFMADD231PS  64(BX), Z31, Z13
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z14
+	VFMADD231PS  64(BX), Z31, Z15
+	VMOVUPS      Z14, (BX)
+	VMOVUPS      Z15, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z16
+	VFMADD231PS  64(BX), Z31, Z17
+	VMOVUPS      Z16, (BX)
+	VMOVUPS      Z17, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z18
+	VFMADD231PS  64(BX), Z31, Z19
+	VMOVUPS      Z18, (BX)
+	VMOVUPS      Z19, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z20
+	VFMADD231PS  64(BX), Z31, Z21
+	VMOVUPS      Z20, (BX)
+	VMOVUPS      Z21, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z22
+	VFMADD231PS  64(BX), Z31, Z23
+	VMOVUPS      Z22, (BX)
+	VMOVUPS      Z23, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z24
+	VFMADD231PS  64(BX), Z31, Z25
+	VMOVUPS      Z24, (BX)
+	VMOVUPS      Z25, 64(BX)
+	ADDQ         SI, BX
+	VFMADD231PS  (BX), Z31, Z26
+	VFMADD231PS  64(BX), Z31, Z27
+	VMOVUPS      Z26, (BX)
+	VMOVUPS      Z27, 64(BX)
+	VZEROUPPER
+	RET
+
+kern512ux14_beta0:
 	VMOVUPS Z0, (BX)
 	VMOVUPS Z1, 64(BX)
 	ADDQ    SI, BX

@@ -13,13 +13,18 @@ import (
 // Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3): the
 // kc×MR A micro-panel stays in L1, the kc×nb B block in L2.
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512}
+	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u}
 	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, kc: 384, nb: 320, mb: 1008, run: run256}
 )
 
 var kern512 = [...]func(k int, a, b, c *float32, ldc int, alpha, beta float32){
 	kern512x1, kern512x2, kern512x3, kern512x4, kern512x5, kern512x6, kern512x7,
 	kern512x8, kern512x9, kern512x10, kern512x11, kern512x12, kern512x13, kern512x14,
+}
+
+var kern512u = [...]func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32){
+	kern512ux1, kern512ux2, kern512ux3, kern512ux4, kern512ux5, kern512ux6, kern512ux7,
+	kern512ux8, kern512ux9, kern512ux10, kern512ux11, kern512ux12, kern512ux13, kern512ux14,
 }
 
 var kern256 = [...]func(k int, a, b, c *float32, ldc int, alpha, beta float32){
@@ -29,6 +34,11 @@ var kern256 = [...]func(k int, a, b, c *float32, ldc int, alpha, beta float32){
 func run512(mr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	_, _, _ = a[:k*14], b[:k*32], c[:(mr-1)*ldc+32]
 	kern512[mr-1](k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, alpha, beta)
+}
+
+func run512u(mr, k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+	_, _, _ = a[:(mr-1)*lda+k], b[:k*32], c[:(mr-1)*ldc+32]
+	kern512u[mr-1](k, unsafe.SliceData(a), lda, unsafe.SliceData(b), unsafe.SliceData(c), ldc, alpha, beta)
 }
 
 func run256(mr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
