@@ -18,7 +18,7 @@ import (
 )
 
 // commands lists the subcommands; each file adds its constructor here.
-var commands = []func() *cli.Command{gemmCommand, convertCommand}
+var commands = []func() *cli.Command{gemmCommand, convertCommand, milCommand}
 
 func main() {
 	app := &cli.App{
