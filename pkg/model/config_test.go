@@ -170,3 +170,38 @@ func TestValidateExplicitHeadDim(t *testing.T) {
 		t.Errorf("QDim %d KVDim %d group %d", c.QDim(), c.KVDim(), c.KVGroup())
 	}
 }
+
+func TestLoadConfigNameDefault(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mini.yaml")
+	if err := os.WriteFile(p, []byte("dim: 32\nhidden_dim: 64\nn_layers: 1\nn_heads: 2\nvocab_size: 9\nseq_len: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(p)
+	if err != nil || c.Name != "mini" {
+		t.Errorf("name %q, err %v", c.Name, err)
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "absent.yaml")); err == nil {
+		t.Error("absent file: no error")
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("dim: 64\nhidden_dim: 172\nn_layers: 5\nn_heads: 8\nn_kv_heads: 4\nvocab_size: 512\nseq_len: 512\n"))
+	f.Add([]byte("dim: 1024\nhidden_dim: 3072\nn_layers: 28\nn_heads: 16\nn_kv_heads: 8\nhead_dim: 128\nvocab_size: 151936\nseq_len: 1024\nrope_theta: 1e6\nqk_norm: true\nresidual_scale: deepnet\n"))
+	f.Add([]byte("dim: [1, 2]\nfoo: {a: b}\n---\n"))
+	f.Add([]byte("residual_scale: 0.25\ndim: 0x40\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data, "fuzz.yaml")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseConfig returned an invalid config: %v", err)
+		}
+		_ = c.Alpha()
+		_ = c.NumParams()
+	})
+}
