@@ -10,6 +10,7 @@ import (
 	"github.com/anekit/anekit/internal/f16"
 	"github.com/anekit/anekit/pkg/anert"
 	"github.com/anekit/anekit/pkg/mil"
+	"github.com/anekit/anekit/pkg/mil/milref"
 )
 
 // sharedDir returns <repo>/../shared, or skips the test.
@@ -87,7 +88,7 @@ func compareOut(b anert.Binding, ref []float64) (maxAbs, maxScaled, maxRel float
 }
 
 // TestConformance runs every research kernel of the small and smallgqa sets
-// and compares it with the float64 reference on random input in [-1, 1].
+// and compares it with milref.Eval (float64) on random input in [-1, 1].
 // Tolerance: max |got - ref| <= 1% of max |ref| for each output (fp16
 // storage between ops gives ~0.1-0.5%; accumulated over two chained GEMMs
 // and a softmax).
@@ -114,9 +115,18 @@ func TestConformance(t *testing.T) {
 				if err := b.Eval(); err != nil {
 					t.Fatal(err)
 				}
-				ref, err := refEval(p, x, blobs)
+				ref, err := milref.Eval(p, x, blobs)
 				if err != nil {
 					t.Fatal(err)
+				}
+				own, err := refEval(p, x, blobs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range ref { // the two float64 references agree
+					if math.Abs(own[i]-ref[i]) > 1e-9*(1+math.Abs(ref[i])) {
+						t.Fatalf("output %d: milref %g, test reference %g", i, ref[i], own[i])
+					}
 				}
 				abs, scaled, rel := compareOut(b, ref)
 				t.Logf("%s/%s: %d steps, max abs err %.3g, max err / max|ref| %.3g, max rel err %.3g", set, name, Steps(k), abs, scaled, rel)
