@@ -25,6 +25,12 @@ func forEachKernel(t *testing.T, f func(t *testing.T)) {
 		if name := Impl(); !seen[name] {
 			seen[name] = true
 			t.Run(name, f)
+			if currentKernel().runU != nil {
+				// The same kernel with A always packed.
+				noDirect = true
+				t.Run(name+"-packedA", f)
+				noDirect = false
+			}
 		}
 		if disable != nil {
 			restore = append(restore, disable())
@@ -228,6 +234,7 @@ func TestBlocking(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 3))
 		for _, c := range []gemmCase{
 			{batch: 1, m: 45, n: 700, k: 800, alpha: 1, beta: 0.5},
+			{batch: 1, m: 31, n: 40, k: 1024, alpha: 1, beta: 0}, // lda 1024: A packed
 			{batch: 1, m: 1100, n: 40, k: 30, la: colMajor, alpha: 1, beta: 1},
 			{batch: 1, m: 130, n: 161, k: 400, lb: colMajor, alpha: -1, beta: 0, nanC: true},
 			{batch: 1, m: 96, n: 200, k: 100, hb: true, hc: true, alpha: 1, beta: 0},
