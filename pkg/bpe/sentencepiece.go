@@ -385,7 +385,12 @@ func NewSentencePiece(m *format.SPModel, name string) (*SentencePiece, error) {
 	t.segment = !t.hasUnused
 	t.split = t.segment && t.byteFallback
 	if t.segment {
-		t.cache = make([]atomic.Pointer[spCacheEntry], 1<<spCacheBits)
+		// About four slots per piece, at most 1<<spCacheBits.
+		bits := 10
+		for bits < spCacheBits && 1<<bits < 4*n {
+			bits++
+		}
+		t.cache = make([]atomic.Pointer[spCacheEntry], 1<<bits)
 	}
 	t.scratch.New = func() any { return new(spScratch) }
 
@@ -627,7 +632,7 @@ func (t *SentencePiece) encodeCached(s *spScratch, dst []uint32, seg []byte, fir
 		if first {
 			h ^= spCacheFirstSalt
 		}
-		slot := &t.cache[h&(1<<spCacheBits-1)]
+		slot := &t.cache[h&uint64(len(t.cache)-1)]
 		if e := slot.Load(); e != nil && e.first == first && e.key == string(seg) {
 			dst = append(dst, e.ids...)
 		} else {
