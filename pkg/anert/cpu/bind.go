@@ -16,6 +16,7 @@ type binding struct {
 	arena   []float32
 	pool    *pool
 	scratch [][]float32 // per worker
+	hs      [][]uint16  // per worker, chunk halves for conversions
 	steps   []runner
 	closed  bool
 }
@@ -38,7 +39,7 @@ func (b *binding) operand(v view) operand {
 }
 
 func (d *ewDesc) bind(b *binding) runner {
-	r := &ewRun{d: d, scratch: b.scratch, pool: b.pool}
+	r := &ewRun{d: d, scratch: b.scratch, hs: b.hs, pool: b.pool}
 	sts := [][]int{d.out.st}
 	for _, l := range d.leaves {
 		if !l.scalar {

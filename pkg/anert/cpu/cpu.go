@@ -154,6 +154,7 @@ func (k *kernel) NewBinding() (anert.Binding, error) {
 	b := &binding{k: k, in: in, out: out, arena: make([]float32, k.plan.arena), pool: newPool(k.threads)}
 	for range k.threads {
 		b.scratch = append(b.scratch, make([]float32, k.plan.scratch))
+		b.hs = append(b.hs, make([]uint16, chunk))
 	}
 	for _, s := range k.plan.steps {
 		b.steps = append(b.steps, s.bind(b))

@@ -35,6 +35,22 @@ func TestRoundHalf(t *testing.T) {
 	}
 }
 
+func TestRoundHalves(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	x := make([]float32, 100003)
+	for i := range x {
+		x[i] = math.Float32frombits(rng.Uint32())
+	}
+	y := append([]float32(nil), x...)
+	roundHalves(y, make([]uint16, 100))
+	for i, v := range x {
+		want := roundHalf(v)
+		if math.Float32bits(y[i]) != math.Float32bits(want) && !(want != want && y[i] != y[i]) {
+			t.Fatalf("roundHalves(%g) = %g, want %g", v, y[i], want)
+		}
+	}
+}
+
 func TestExpf(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 200000 {

@@ -87,7 +87,7 @@ func (o *operand) base(outer []int, row int) int {
 
 // load returns elements pos, pos+s, ... (n of them) of o as fp32, using
 // buf when they must be copied or converted.
-func (o *operand) load(buf []float32, pos, s, n int) []float32 {
+func (o *operand) load(buf []float32, h []uint16, pos, s, n int) []float32 {
 	if o.konst != nil {
 		return o.konst[:n]
 	}
@@ -116,9 +116,13 @@ func (o *operand) load(buf []float32, pos, s, n int) []float32 {
 		for i := range buf {
 			buf[i] = v
 		}
-	default:
-		for i := range buf {
-			buf[i] = f16.ToFloat32(o.f16[pos+i*s])
+	default: // gather the halves, then convert them together
+		for n0 := 0; n0 < n; n0 += len(h) {
+			m := min(len(h), n-n0)
+			for i := range h[:m] {
+				h[i] = o.f16[pos+(n0+i)*s]
+			}
+			f16.Decode(buf[n0:n0+m], h[:m])
 		}
 	}
 	return buf
@@ -160,6 +164,7 @@ type ewRun struct {
 	leaves  []operand
 	regs    [][][]float32 // per worker, nregs slices
 	scratch [][]float32   // per worker, at least nregs*chunk floats
+	hs      [][]uint16    // per worker, chunk halves
 	pool    *pool
 }
 
@@ -184,7 +189,7 @@ func (r *ewRun) work(w, part, parts int) {
 			s := 0
 			if l.konst == nil {
 				s = l.st[last]
-				regs[i] = l.load(scr[i*chunk:], l.base(r.outer, row)+start*s, s, n)
+				regs[i] = l.load(scr[i*chunk:], r.hs[w], l.base(r.outer, row)+start*s, s, n)
 			} else {
 				regs[i] = l.konst[:n]
 			}
@@ -209,7 +214,7 @@ func (r *ewRun) work(w, part, parts int) {
 		}
 		out := regs[res]
 		if r.d.round && r.out.f32 != nil && len(r.d.code) > 0 {
-			roundHalves(out)
+			roundHalves(out, r.hs[w])
 		}
 		r.out.store(out, ob, os)
 	}

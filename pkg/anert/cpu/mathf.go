@@ -1,6 +1,10 @@
 package cpu
 
-import "math"
+import (
+	"math"
+
+	"github.com/anekit/anekit/internal/f16"
+)
 
 // roundHalf rounds v to the nearest fp16 value (ties to even), returned as
 // a float32: the same result as f16.Round, without the branches of a full
@@ -24,10 +28,15 @@ func roundHalf(v float32) float32 {
 	}
 }
 
-// roundHalves rounds every element of x to fp16 in place.
-func roundHalves(x []float32) {
-	for i, v := range x {
-		x[i] = roundHalf(v)
+// roundHalves rounds every element of x to fp16 in place, through the
+// vectorised conversions of internal/f16 (the same rounding as roundHalf).
+// h is scratch of any non-zero length.
+func roundHalves(x []float32, h []uint16) {
+	for len(x) > 0 {
+		n := min(len(x), len(h))
+		f16.Encode(h[:n], x[:n])
+		f16.Decode(x[:n], h[:n])
+		x = x[n:]
 	}
 }
 

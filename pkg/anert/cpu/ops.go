@@ -50,6 +50,7 @@ func (d *mmDesc) bind(b *binding) runner {
 	r.c = matOf(oc, d.c.st[nb], d.c.st[nb+1], sts[2][last])
 	if d.round && oc.f32 != nil {
 		r.rnd.buf = oc.f32[d.c.off : d.c.off+elems(d.c.shape)]
+		r.rnd.hs = b.hs
 	}
 	return r
 }
@@ -74,11 +75,14 @@ func (r *mmRun) run() {
 }
 
 // roundTask rounds a buffer to fp16 in parallel pieces.
-type roundTask struct{ buf []float32 }
+type roundTask struct {
+	buf []float32
+	hs  [][]uint16
+}
 
-func (t *roundTask) work(_, part, parts int) {
+func (t *roundTask) work(w, part, parts int) {
 	n := len(t.buf)
-	roundHalves(t.buf[part*n/parts : (part+1)*n/parts])
+	roundHalves(t.buf[part*n/parts:(part+1)*n/parts], t.hs[w])
 }
 
 // ---- softmax ----
@@ -94,11 +98,12 @@ type smRun struct {
 	in, out operand
 	round   bool
 	scratch [][]float32
+	hs      [][]uint16
 	pool    *pool
 }
 
 func (d *smDesc) bind(b *binding) runner {
-	r := &smRun{round: d.round, pool: b.pool, scratch: b.scratch}
+	r := &smRun{round: d.round, pool: b.pool, scratch: b.scratch, hs: b.hs}
 	last := len(d.in.shape) - 1
 	r.l = d.in.shape[last]
 	shape, sts := coalesce(d.in.shape[:last], d.in.st[:last], d.out.st[:last])
@@ -122,7 +127,7 @@ func (r *smRun) work(w, part, parts int) {
 	li := len(r.outer)
 	is, os := r.in.st[li], r.out.st[li]
 	for row := part * r.rows / parts; row < (part+1)*r.rows/parts; row++ {
-		x := r.in.load(scr[:r.l], r.in.base(r.outer, row), is, r.l)
+		x := r.in.load(scr[:r.l], r.hs[w], r.in.base(r.outer, row), is, r.l)
 		ob := r.out.base(r.outer, row)
 		y := scr[r.l : 2*r.l]
 		if r.out.f32 != nil && os == 1 {
@@ -130,7 +135,7 @@ func (r *smRun) work(w, part, parts int) {
 		}
 		softmaxRow(y, x)
 		if r.round {
-			roundHalves(y)
+			roundHalves(y, r.hs[w])
 		}
 		r.out.store(y, ob, os)
 	}
@@ -182,11 +187,12 @@ type redRun struct {
 	all     []float32 // the whole output buffer
 	indep   bool      // every row feeds a different output element
 	scratch [][]float32
+	hs      [][]uint16
 	pool    *pool
 }
 
 func (d *redDesc) bind(b *binding) runner {
-	r := &redRun{d: d, pool: b.pool, scratch: b.scratch}
+	r := &redRun{d: d, pool: b.pool, scratch: b.scratch, hs: b.hs}
 	shape, sts := coalesce(d.in.shape, d.in.st, d.out.st)
 	last := len(shape) - 1
 	r.l = shape[last]
@@ -224,7 +230,7 @@ func (r *redRun) run() {
 		}
 	}
 	if r.d.round {
-		roundHalves(r.all)
+		roundHalves(r.all, r.hs[0])
 	}
 }
 
@@ -236,7 +242,7 @@ func (r *redRun) work(w, part, parts int) {
 		ob := r.out.base(r.outer, row)
 		for c0 := 0; c0 < r.l; c0 += chunk {
 			n := min(chunk, r.l-c0)
-			x := r.in.load(scr[:n], r.in.base(r.outer, row)+c0*is, is, n)
+			x := r.in.load(scr[:n], r.hs[w], r.in.base(r.outer, row)+c0*is, is, n)
 			if os == 0 {
 				acc := r.out.f32[ob]
 				if r.d.kind == redMax {
@@ -281,11 +287,12 @@ type im2colRun struct {
 	x   operand
 	col []float32
 	scr []float32
+	hs  []uint16
 }
 
 func (d *im2colDesc) bind(b *binding) runner {
 	o := b.operand(d.col)
-	return &im2colRun{d: d, x: b.operand(d.x), col: o.f32[d.col.off : d.col.off+elems(d.col.shape)], scr: b.scratch[0]}
+	return &im2colRun{d: d, x: b.operand(d.x), col: o.f32[d.col.off : d.col.off+elems(d.col.shape)], scr: b.scratch[0], hs: b.hs[0]}
 }
 
 func (r *im2colRun) run() {
@@ -303,7 +310,7 @@ func (r *im2colRun) run() {
 							iw := ow*d.cp.Strides[1] + b*d.cp.Dilations[1] - d.cp.PadBefore[1]
 							v := float32(0)
 							if ih >= 0 && iw >= 0 && ih < xs[2] && iw < xs[3] {
-								v = r.x.load(r.scr[:1], r.x.off+n*st[0]+ch*st[1]+ih*st[2]+iw*st[3], 0, 1)[0]
+								v = r.x.load(r.scr[:1], r.hs, r.x.off+n*st[0]+ch*st[1]+ih*st[2]+iw*st[3], 0, 1)[0]
 							}
 							r.col[i] = v
 							i++
