@@ -29,10 +29,15 @@ import (
 func EmbedGather(x, emb []float32, tokens []int) {
 	S := len(tokens)
 	D := len(x) / S
-	for t, tok := range tokens {
-		row := emb[tok*D : (tok+1)*D]
-		for c, v := range row {
-			x[c*S+t] = v
+	for _, tok := range tokens {
+		_ = emb[tok*D : (tok+1)*D] // bounds, once per token
+	}
+	// Channel-outer: the writes are contiguous and the S rows being read
+	// stay in cache across consecutive channels.
+	for c := 0; c < D; c++ {
+		xc := x[c*S : (c+1)*S]
+		for t, tok := range tokens {
+			xc[t] = emb[tok*D+c]
 		}
 	}
 }
@@ -41,10 +46,13 @@ func EmbedGather(x, emb []float32, tokens []int) {
 func EmbedScatterAdd(gEmb, dx []float32, tokens []int) {
 	S := len(tokens)
 	D := len(dx) / S
-	for t, tok := range tokens {
-		row := gEmb[tok*D : (tok+1)*D]
-		for c := range row {
-			row[c] += dx[c*S+t]
+	for _, tok := range tokens {
+		_ = gEmb[tok*D : (tok+1)*D]
+	}
+	for c := 0; c < D; c++ {
+		dc := dx[c*S : (c+1)*S]
+		for t, tok := range tokens {
+			gEmb[tok*D+c] += dc[t]
 		}
 	}
 }
@@ -171,13 +179,13 @@ func SoftmaxCrossEntropy(dlogits, logits []float32, targets []int, V int, lossSc
 		if dlogits != nil {
 			dv := dlogits[v*S : (v+1)*S]
 			for t, l := range lv {
-				e := float32(math.Exp(float64(l - mx[t])))
+				e := expf32(l - mx[t])
 				dv[t] = e
 				inv[t] += e
 			}
 		} else {
 			for t, l := range lv {
-				inv[t] += float32(math.Exp(float64(l - mx[t])))
+				inv[t] += expf32(l - mx[t])
 			}
 		}
 	}
@@ -213,7 +221,7 @@ func SwiGLUBackward(dh1, dh3, dgate, h1, h3 []float32) {
 	dh1, dh3, h1, h3 = dh1[:n], dh3[:n], h1[:n], h3[:n]
 	for i, g := range dgate {
 		z := h1[i]
-		s := 1 / (1 + float32(math.Exp(float64(-z))))
+		s := 1 / (1 + expf32(-z))
 		dh3[i] = g * z * s
 		dh1[i] = g * h3[i] * s * (1 + z*(1-s))
 	}
@@ -223,4 +231,41 @@ func checkLen(name string, x []float32, n int) {
 	if len(x) < n {
 		panic(fmt.Sprintf("model: %s has %d values, need %d", name, len(x), n))
 	}
+}
+
+// expf32 is e^x in float32 to within 2 ulp (about 2.4e-7 relative) for
+// x in [−87.3, 88.7], 0 below and +Inf above: a Cody–Waite reduction
+// x = n·ln2 + r, |r| ≤ ln2/2, a degree-6 Taylor polynomial of e^r and an
+// exponent-field scale by 2^n. Measured here 1.5–2× faster than math.Exp
+// through float64 (BenchmarkExpf32); softmax and SiLU spend their time in it.
+func expf32(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693145751953125       // ln 2 with its low 11 mantissa bits clear: n·ln2hi is exact
+		ln2lo = 1.42860682030941723e-06 // ln 2 − ln2hi
+	)
+	switch {
+	case x != x:
+		return x
+	case x < -87.33:
+		return 0
+	case x > 88.72:
+		return float32(math.Inf(1))
+	}
+	fn := x * log2e
+	if fn >= 0 {
+		fn += 0.5
+	} else {
+		fn -= 0.5
+	}
+	n := int32(fn) // round half away from zero
+	r := x - float32(n)*ln2hi - float32(n)*ln2lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+	if n > 127 { // 2^128 is not a float32; e^x still is
+		return p * 2 * math.Float32frombits(uint32(127+127)<<23)
+	}
+	if n < -126 { // 2^n is subnormal: scale in two steps
+		return p * math.Float32frombits(uint32(n+127+64)<<23) * (1.0 / (1 << 64))
+	}
+	return p * math.Float32frombits(uint32(n+127)<<23)
 }

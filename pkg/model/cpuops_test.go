@@ -325,3 +325,42 @@ func TestCPUOpsDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestExpf32(t *testing.T) {
+	var worst float64
+	at := 0.0
+	for x := float32(-87.3); x < 88.7; x += 0.0013 {
+		want := math.Exp(float64(x))
+		got := float64(expf32(x))
+		if e := math.Abs(got-want) / want; e > worst {
+			worst, at = e, float64(x)
+		}
+	}
+	for _, x := range []float32{0, -1e-8, 1e-8, 0.3465, -0.3466, 1, -1, 10, -10, 88.7, -87.3} {
+		want := math.Exp(float64(x))
+		if e := math.Abs(float64(expf32(x))-want) / want; e > worst {
+			worst, at = e, float64(x)
+		}
+	}
+	if worst > 3e-7 {
+		t.Errorf("expf32 relative error %.3g at x = %v", worst, at)
+	}
+	t.Logf("expf32 worst relative error %.3g (at %v)", worst, at)
+	if expf32(-100) != 0 || !math.IsInf(float64(expf32(100)), 1) || expf32(float32(math.NaN())) == expf32(float32(math.NaN())) {
+		t.Error("expf32 outside its range")
+	}
+}
+
+func BenchmarkExpf32(b *testing.B) {
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = -float32(i) / 100
+	}
+	var s float32
+	for b.Loop() {
+		for _, v := range x {
+			s += expf32(v)
+		}
+	}
+	_ = s
+}

@@ -124,7 +124,7 @@ func (d *Decoder32) Step(token, pos int) ([]float32, error) {
 		matvec32(d.hb, l.W1, d.xb[:D])
 		matvec32(d.hb2, l.W3, d.xb[:D])
 		for i, z := range d.hb {
-			d.hb[i] = z / (1 + float32(math.Exp(float64(-z)))) * d.hb2[i]
+			d.hb[i] = z / (1 + expf32(-z)) * d.hb2[i]
 		}
 		matvec32(d.xb2, l.W2, d.hb)
 		axpy32(d.x, d.alpha, d.xb2)
@@ -216,7 +216,7 @@ func softmax32(x []float32) {
 	}
 	var sum float32
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
+		e := expf32(v - m)
 		x[i] = e
 		sum += e
 	}
