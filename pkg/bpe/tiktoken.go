@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +31,9 @@ type TiktokenBPE struct {
 	arena    string            // the bytes of all tokens
 	off      []uint32          // token id is arena[off[2id]:off[2id+1]]; empty: no token
 	byteRank [256]uint32
+	pairRank *[1 << 16]uint32 // rank of each 2-byte token, tkNoRank if none
+	short    tkTable          // tokens of up to 7 bytes
+	cache    *tkCache
 	specials map[string]uint32 // literal -> id
 	special  map[uint32]string // id -> literal
 	vocab    int
@@ -144,6 +148,7 @@ func newTiktokenBPE(name string, tokens [][]byte, specials map[string]uint32, pr
 		special:  make(map[uint32]string, len(specials)),
 		vocab:    len(tokens),
 		pretok:   pretok,
+		cache:    &tkCache{seed: maphash.MakeSeed()},
 	}
 	t.off = make([]uint32, 2*len(tokens))
 	pos := uint32(0)
@@ -153,6 +158,25 @@ func newTiktokenBPE(name string, tokens [][]byte, specials map[string]uint32, pr
 			t.ranks[t.arena[pos:pos+uint32(len(tok))]] = uint32(id)
 		}
 		pos += uint32(len(tok))
+	}
+	t.pairRank = new([1 << 16]uint32)
+	for i := range t.pairRank {
+		t.pairRank[i] = tkNoRank
+	}
+	nshort := 0
+	for _, tok := range tokens {
+		if len(tok) > 0 && len(tok) <= 7 {
+			nshort++
+		}
+	}
+	t.short = newTkTable(nshort)
+	for id, tok := range tokens {
+		if len(tok) == 2 {
+			t.pairRank[uint16(tok[0])<<8|uint16(tok[1])] = uint32(id)
+		}
+		if len(tok) > 0 && len(tok) <= 7 {
+			t.short.insert(tkShortKey(tok), uint32(id))
+		}
 	}
 	for b := 0; b < 256; b++ {
 		r, ok := t.ranks[string([]byte{byte(b)})]

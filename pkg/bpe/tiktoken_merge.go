@@ -1,6 +1,11 @@
 package bpe
 
-import "container/heap"
+import (
+	"container/heap"
+	"encoding/binary"
+	"hash/maphash"
+	"sync/atomic"
+)
 
 // Byte pair merging, as tiktoken does it: start from single bytes; while
 // some adjacent pair of parts forms a token, merge the pair whose token has
@@ -13,12 +18,98 @@ const tkNoRank = ^uint32(0)
 // pieces use a heap.
 const tkShortPiece = 64
 
+// tkShortKey packs a token of 1..7 bytes and its length into a uint64
+// (never 0).
+func tkShortKey(b []byte) uint64 {
+	n := len(b)
+	var k uint64
+	if n >= 4 {
+		// two overlapping 4-byte loads; the shared bytes agree
+		k = uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<(8*(n-4))
+	} else {
+		for i := n - 1; i >= 0; i-- {
+			k = k<<8 | uint64(b[i])
+		}
+	}
+	return k | uint64(n)<<56
+}
+
+// tkTable maps the tokens of at most 7 bytes to their ranks: open
+// addressing with linear probing on packed keys, no allocation per lookup.
+// Longer tokens are in the map.
+type tkTable struct {
+	shift uint
+	slots []tkSlot
+}
+
+type tkSlot struct {
+	key  uint64
+	rank uint32
+}
+
+func newTkTable(n int) tkTable {
+	bits := uint(4)
+	for 1<<bits < 2*n {
+		bits++
+	}
+	return tkTable{shift: 64 - bits, slots: make([]tkSlot, 1<<bits)}
+}
+
+func (h *tkTable) insert(key uint64, rank uint32) {
+	mask := uint64(len(h.slots) - 1)
+	for i := (key * 0x9E3779B97F4A7C15) >> h.shift; ; i = (i + 1) & mask {
+		if h.slots[i].key == 0 {
+			h.slots[i] = tkSlot{key, rank}
+			return
+		}
+	}
+}
+
+func (h *tkTable) lookup(key uint64) uint32 {
+	mask := uint64(len(h.slots) - 1)
+	for i := (key * 0x9E3779B97F4A7C15) >> h.shift; ; i = (i + 1) & mask {
+		s := h.slots[i]
+		if s.key == key {
+			return s.rank
+		}
+		if s.key == 0 {
+			return tkNoRank
+		}
+	}
+}
+
 // rank returns the rank of token b, or tkNoRank.
 func (t *TiktokenBPE) rank(b []byte) uint32 {
+	if len(b) <= 7 {
+		if len(b) == 2 {
+			return t.pairRank[uint16(b[0])<<8|uint16(b[1])]
+		}
+		return t.short.lookup(tkShortKey(b))
+	}
 	if r, ok := t.ranks[string(b)]; ok {
 		return r
 	}
 	return tkNoRank
+}
+
+// The piece cache: recently encoded pieces and their ids, in a small
+// two-way set-associative table of atomic pointers to immutable entries.
+// Lookups take no lock; a miss encodes the piece and publishes an entry,
+// possibly replacing another (a racing writer simply wins). The cache is
+// small enough to stay in the CPU caches, unlike the rank tables.
+const (
+	tkCacheBits     = 14
+	tkCacheMaxPiece = 24
+)
+
+type tkCacheEntry struct {
+	piece string
+	ids   []uint32
+}
+
+type tkCache struct {
+	seed  maphash.Seed
+	slots [1 << tkCacheBits]atomic.Pointer[tkCacheEntry]
 }
 
 // encodePiece appends the ids of one pre-tokenized piece.
@@ -26,9 +117,35 @@ func (t *TiktokenBPE) encodePiece(dst []uint32, p []byte) []uint32 {
 	if len(p) == 1 {
 		return append(dst, t.byteRank[p[0]])
 	}
-	if r, ok := t.ranks[string(p)]; ok {
+	if r := t.rank(p); r != tkNoRank {
 		return append(dst, r)
 	}
+	c := t.cache
+	if len(p) > tkCacheMaxPiece || c == nil {
+		return t.merge(dst, p)
+	}
+	// Only pieces that need merging are cached.
+	h := maphash.Bytes(c.seed, p)
+	i := h & (1<<tkCacheBits - 1)
+	if e := c.slots[i].Load(); e != nil && e.piece == string(p) {
+		return append(dst, e.ids...)
+	}
+	j := i ^ 1
+	if e := c.slots[j].Load(); e != nil && e.piece == string(p) {
+		return append(dst, e.ids...)
+	}
+	n := len(dst)
+	dst = t.merge(dst, p)
+	e := &tkCacheEntry{piece: string(p), ids: append([]uint32(nil), dst[n:]...)}
+	if h>>63 == 0 {
+		i = j
+	}
+	c.slots[i].Store(e)
+	return dst
+}
+
+// merge appends the ids of piece p, of at least 2 bytes and not a token.
+func (t *TiktokenBPE) merge(dst []uint32, p []byte) []uint32 {
 	if len(p) <= tkShortPiece {
 		return t.mergeShort(dst, p)
 	}
@@ -72,7 +189,7 @@ func (t *TiktokenBPE) mergeShort(dst []uint32, p []byte) []uint32 {
 		}
 	}
 	for i := 0; i < n; i++ {
-		dst = append(dst, t.ranks[string(p[start[i]:start[i+1]])])
+		dst = append(dst, t.rank(p[start[i]:start[i+1]]))
 	}
 	return dst
 }
@@ -144,7 +261,7 @@ func (t *TiktokenBPE) mergeLong(dst []uint32, p []byte) []uint32 {
 		}
 	}
 	for i := int32(0); i < n; i = next[i] {
-		dst = append(dst, t.ranks[string(p[i:next[i]])])
+		dst = append(dst, t.rank(p[i:next[i]]))
 	}
 	return dst
 }

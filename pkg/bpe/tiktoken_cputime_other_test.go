@@ -1,0 +1,5 @@
+//go:build !linux
+
+package bpe
+
+func tiktokenThreadCPU() (float64, bool) { return 0, false }
