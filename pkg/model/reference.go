@@ -18,6 +18,8 @@ import (
 //   - Both residual branches are scaled by α = Config.Alpha().
 
 // Forward returns the logits [len(tokens)][vocab_size] of every position.
+// Like every function of the reference it panics on a token outside the
+// vocabulary or more than seq_len positions: callers validate input first.
 func Forward(c Config, w *Weights[float64], tokens []int) [][]float64 {
 	return forward(c, w, embed(c, w, tokens)).logits
 }
