@@ -271,3 +271,61 @@ func BenchmarkDispatchAdd64x64(b *testing.B) {
 		bind.Eval()
 	}
 }
+
+// BenchmarkDispatchAdd1x1 is the fixed cost of one Eval of a one-step kernel.
+func BenchmarkDispatchAdd1x1(b *testing.B) {
+	k, err := New(Options{}).Compile(tinyAdd(b, 1, 1), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bind, _ := k.NewBinding()
+	defer bind.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		bind.Eval()
+	}
+}
+
+// TestOutputCases: outputs that are the input itself, a constant, a view
+// of the input, or a value other ops also read.
+func TestOutputCases(t *testing.T) {
+	dev := New(Options{})
+	in := mil.Tensor(mil.FP16, 1, 3, 1, 4)
+	build := map[string]func(b *mil.Builder) mil.Var{
+		"identity": func(b *mil.Builder) mil.Var { return b.Input() },
+		"const": func(b *mil.Builder) mil.Var {
+			return b.Const(mil.Value{Type: in, Floats: []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}})
+		},
+		"view": func(b *mil.Builder) mil.Var {
+			return b.Reshape(b.Transpose(b.Reshape(b.Input(), 1, 1, 3, 4), 0, 1, 3, 2), 1, 3, 1, 4)
+		},
+		"shared": func(b *mil.Builder) mil.Var {
+			e := b.Unary("exp", b.Input())
+			s := b.Add(e, e)
+			_ = b.Mul(s, e) // dead, but e has several uses
+			return e
+		},
+	}
+	for name, f := range build {
+		b := mil.NewBuilder("main", in)
+		b.Output(f(b))
+		p, err := b.Program()
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]uint16, 12)
+		xf := make([]float64, 12)
+		for i := range x {
+			x[i] = f16.FromFloat32(float32(i) / 8)
+			xf[i] = float64(i) / 8
+		}
+		got := run(t, dev, p, x)
+		ref, err := refEval(p, xf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := withinHalfULP(got, ref, 0); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
