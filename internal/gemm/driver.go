@@ -1,7 +1,9 @@
 package gemm
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anekit/anekit/internal/f16"
 )
@@ -77,6 +79,9 @@ type job struct {
 	bb             int  // the entry being split (when !byBatch)
 	pm, pn         int  // grid of parts over M and N (when !byBatch)
 	parts          int
+	dynamic        bool           // parts claim row panels (see dynamicEntry)
+	next           []atomic.Int64 // dynamic: per (K block, N block), the next panel to claim
+	done           []atomic.Int64 // dynamic: per K block, the panels finished
 	wg             sync.WaitGroup
 }
 
@@ -94,7 +99,8 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 	}
 	flops := 2 * m * n * k
 	j := jobPool.Get().(*job)
-	*j = job{kn: kn, batch: batch, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, c: c}
+	*j = job{kn: kn, batch: batch, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, c: c,
+		next: j.next, done: j.done} // keep the counters' storage
 	switch {
 	case threads <= 1 || flops*batch < serialFlops:
 		j.byBatch, j.parts = true, 1
@@ -104,16 +110,39 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 		parallel(j)
 	default:
 		j.pm, j.pn = split(kn, threads, m, n, k, a, b, flops < serialFlops)
+		// Prefer claiming row panels dynamically where it applies (A read
+		// in place, fp32 C, at least two panels per goroutine): it costs a
+		// copy of B per goroutine but tolerates a busy machine.
+		j.dynamic = !noDynamic && j.pm*j.pn > 1 && kn.direct(a) && m >= 2*kn.mr*threads &&
+			c.F16 == nil && c.ColStride == 1 && c.RowStride >= n
+		if j.dynamic {
+			j.pm, j.pn = threads, 1
+		}
 		j.parts = j.pm * j.pn
+		if j.dynamic {
+			nblocks := ceilDiv(k, kn.kc) * ceilDiv(n, kn.nb)
+			if cap(j.next) < nblocks {
+				j.next = make([]atomic.Int64, nblocks)
+				j.done = make([]atomic.Int64, nblocks)
+			}
+			j.next, j.done = j.next[:nblocks], j.done[:ceilDiv(k, kn.kc)]
+		}
 		for j.bb = 0; j.bb < batch; j.bb++ {
 			if j.parts == 1 {
 				j.runPart(0)
-			} else {
-				parallel(j)
+				continue
 			}
+			for i := range j.next {
+				j.next[i].Store(0)
+			}
+			for i := range j.done {
+				j.done[i].Store(0)
+			}
+			parallel(j)
 		}
 	}
-	*j = job{}
+	next, done := j.next, j.done
+	*j = job{next: next[:0], done: done[:0]}
 	jobPool.Put(j)
 }
 
@@ -169,7 +198,9 @@ func rangeOf(i, parts, n, unit int) (lo, hi int) {
 // runPart runs part i of the job on the calling goroutine.
 func (j *job) runPart(i int) {
 	buf := bufPool.Get().(*buffers)
-	if j.byBatch {
+	if j.dynamic {
+		j.dynamicEntry(buf, j.bb)
+	} else if j.byBatch {
 		lo, hi := rangeOf(i, j.parts, j.batch, 1)
 		for bb := lo; bb < hi; bb++ {
 			j.entry(buf, bb, 0, j.m, 0, j.n)
@@ -212,12 +243,8 @@ func (j *job) entry(buf *buffers, bb, i0, i1, j0, j1 int) {
 // (row-major, leading dimension ldc) from rows i0.. of a and columns j0..
 // of b, blocked for the kernel's caches.
 func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int, b Mat, j0 int, beta float32, c []float32, ldc int) {
-	MR, NR := kn.mr, kn.nr
-	kcMax := min(kn.kc, k)
-	buf.a = grow(buf.a, ceilDiv(min(kn.mb, m), MR)*MR*kcMax)
-	buf.b = grow(buf.b, ceilDiv(min(kn.nb, n), NR)*NR*kcMax)
-	buf.tile = grow(buf.tile, MR*NR)
-	tile := buf.tile
+	MR := kn.mr
+	kn.reserve(buf, m, n, k)
 	direct := kn.direct(a)
 	for ic := 0; ic < m; ic += kn.mb {
 		mc := min(kn.mb, m-ic)
@@ -232,45 +259,106 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 			}
 			for jc := 0; jc < n; jc += kn.nb {
 				nb := min(kn.nb, n-jc)
-				packB(buf, b, pc, kc, j0+jc, nb, NR)
+				packB(buf, b, pc, kc, j0+jc, nb, kn.nr)
 				for ir := 0; ir < mc; ir += MR {
-					mr := min(MR, mc-ir)
-					var ap []float32
-					if direct {
-						ap = a.F32[a.Off+(i0+ic+ir)*a.RowStride+pc:]
-					} else {
-						ap = buf.a[ir*kc : (ir+MR)*kc]
-					}
-					for jr := 0; jr < nb; jr += NR {
-						nr := min(NR, nb-jr)
-						bp := buf.b[jr*kc : (jr+NR)*kc]
-						ci := (ic+ir)*ldc + jc + jr
-						if nr == NR {
-							if direct {
-								kn.runU(mr, kc, ap, a.RowStride, bp, c[ci:], ldc, alpha, be)
-							} else {
-								kn.run(mr, kc, ap, bp, c[ci:], ldc, alpha, be)
-							}
-							continue
-						}
-						if direct {
-							kn.runU(mr, kc, ap, a.RowStride, bp, tile, NR, alpha, 0)
-						} else {
-							kn.run(mr, kc, ap, bp, tile, NR, alpha, 0)
-						}
-						for r := 0; r < mr; r++ {
-							dst := c[ci+r*ldc : ci+r*ldc+nr]
-							src := tile[r*NR : r*NR+nr]
-							if be == 0 {
-								copy(dst, src)
-								continue
-							}
-							for x, v := range src {
-								dst[x] = v + be*dst[x]
-							}
-						}
-					}
+					kn.panel(buf, direct, a, i0+ic+ir, ir, min(MR, mc-ir), pc, kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc)
 				}
+			}
+		}
+	}
+}
+
+// reserve sizes buf for blocks of up to m×n×k.
+func (kn *kernel) reserve(buf *buffers, m, n, k int) {
+	kcMax := min(kn.kc, k)
+	buf.a = grow(buf.a, ceilDiv(min(kn.mb, m), kn.mr)*kn.mr*kcMax)
+	buf.b = grow(buf.b, ceilDiv(min(kn.nb, n), kn.nr)*kn.nr*kcMax)
+	buf.tile = grow(buf.tile, kn.mr*kn.nr)
+}
+
+// panel multiplies one A micro-panel (mr rows: row i of a in place when
+// direct, else packed panel ir/MR of buf.a) by the nb packed columns in
+// buf.b, into c (row-major, leading dimension ldc): C = alpha*A*B + be*C.
+func (kn *kernel) panel(buf *buffers, direct bool, a Mat, i, ir, mr, pc, kc, nb int, alpha, be float32, c []float32, ldc int) {
+	MR, NR := kn.mr, kn.nr
+	var ap []float32
+	if direct {
+		ap = a.F32[a.Off+i*a.RowStride+pc:]
+	} else {
+		ap = buf.a[ir*kc : (ir+MR)*kc]
+	}
+	tile := buf.tile
+	for jr := 0; jr < nb; jr += NR {
+		nr := min(NR, nb-jr)
+		bp := buf.b[jr*kc : (jr+NR)*kc]
+		if nr == NR {
+			if direct {
+				kn.runU(mr, kc, ap, a.RowStride, bp, c[jr:], ldc, alpha, be)
+			} else {
+				kn.run(mr, kc, ap, bp, c[jr:], ldc, alpha, be)
+			}
+			continue
+		}
+		if direct {
+			kn.runU(mr, kc, ap, a.RowStride, bp, tile, NR, alpha, 0)
+		} else {
+			kn.run(mr, kc, ap, bp, tile, NR, alpha, 0)
+		}
+		for r := 0; r < mr; r++ {
+			dst := c[jr+r*ldc : jr+r*ldc+nr]
+			src := tile[r*NR : r*NR+nr]
+			if be == 0 {
+				copy(dst, src)
+				continue
+			}
+			for x, v := range src {
+				dst[x] = v + be*dst[x]
+			}
+		}
+	}
+}
+
+// dynamicEntry is part i of a multiply of batch entry bb whose row panels
+// are shared out as they are claimed, not fixed in advance: every part
+// walks the K and N blocks in the same order, packs its own copy of each B
+// block, and claims A micro-panels (read in place) from the block's
+// counter until none are left; a slow or descheduled goroutine then costs
+// one panel's time, not half the work. Parts wait for each other only
+// between K blocks, where C's partial sums must be complete.
+func (j *job) dynamicEntry(buf *buffers, bb int) {
+	kn := j.kn
+	a, b, c := j.a, j.b, j.c
+	a.Off += bb * a.BatchStride
+	b.Off += bb * b.BatchStride
+	c.Off += bb * c.BatchStride
+	m, n, k := j.m, j.n, j.k
+	kn.reserve(buf, kn.mr, n, k)
+	npan := int64(ceilDiv(m, kn.mr))
+	njc := ceilDiv(n, kn.nb)
+	for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
+		kc := min(kn.kc, k-pc)
+		be := j.beta
+		if pc > 0 {
+			be = 1
+			for j.done[pi-1].Load() < npan*int64(njc) {
+				runtime.Gosched()
+			}
+		}
+		for ji, jc := 0, 0; jc < n; ji, jc = ji+1, jc+kn.nb {
+			next := &j.next[pi*njc+ji]
+			if next.Load() >= npan {
+				continue
+			}
+			nb := min(kn.nb, n-jc)
+			packB(buf, b, pc, kc, jc, nb, kn.nr)
+			for {
+				q := int(next.Add(1) - 1)
+				if q >= int(npan) {
+					break
+				}
+				i := q * kn.mr
+				kn.panel(buf, true, a, i, 0, min(kn.mr, m-i), pc, kc, nb, j.alpha, be, c.F32[c.Off+i*c.RowStride+jc:], c.RowStride)
+				j.done[pi].Add(1)
 			}
 		}
 	}
@@ -426,3 +514,7 @@ func scaleC(bb, m, n int, beta float32, c Mat) {
 // noDirect forces A packing even where a kernel could read A in place (for
 // tests and benchmarks).
 var noDirect bool
+
+// noDynamic forces the static split of a multiply across goroutines (for
+// tests and benchmarks).
+var noDynamic bool
