@@ -48,6 +48,7 @@ type fw struct {
 
 	// objc_msgSend, one typed function per signature used.
 	send          func(objc.ID, objc.SEL) objc.ID                                                                // -x, +x
+	sendBool      func(objc.ID, objc.SEL) bool                                                                   // +hasANE
 	sendStr       func(objc.ID, objc.SEL) string                                                                 // -UTF8String
 	send1         func(objc.ID, objc.SEL, objc.ID) objc.ID                                                       // +inMemoryModelWithDescriptor:, +objectWithIOSurface:
 	send3         func(objc.ID, objc.SEL, objc.ID, objc.ID, objc.ID) objc.ID                                     // +modelWithMILText:weights:optionsPlist:
@@ -72,7 +73,7 @@ type fw struct {
 	selArrayWithObjectsCount, selDictionaryWithObjectsForKeysCount, selDictionary objc.SEL
 	selModelWithMILText, selInMemoryModelWithDescriptor, selHexStringIdentifier   objc.SEL
 	selCompile, selLoad, selEvaluate, selUnload                                   objc.SEL
-	selRequest, selObjectWithIOSurface, selANESubType                             objc.SEL
+	selRequest, selObjectWithIOSurface, selANESubType, selHasANE                  objc.SEL
 }
 
 var (
@@ -140,7 +141,7 @@ func doLoad() (*fw, error) {
 		lib0, sym string
 		ptr       any
 	}
-	msgSends := []any{&f.send, &f.sendStr, &f.send1, &f.send3, &f.send7, &f.sendCString, &f.sendBytes,
+	msgSends := []any{&f.send, &f.sendBool, &f.sendStr, &f.send1, &f.send3, &f.send7, &f.sendCString, &f.sendBytes,
 		&f.sendInt64, &f.sendObjs, &f.sendObjsKeys, &f.sendQoSOptErr, &f.sendQoSEval, &f.sendQoSErr}
 	fns := []fn{
 		{lobjc, "libobjc", "class_respondsToSelector", &f.classRespondsToSelector},
@@ -242,6 +243,17 @@ func doLoad() (*fw, error) {
 		}
 	}
 	f.selANESubType = objc.RegisterName("aneSubType")
+
+	// Where the framework can say there is no Neural Engine (a virtual
+	// machine, for one), believe it rather than fail at the first compile.
+	f.selHasANE = objc.RegisterName("hasANE")
+	if f.DeviceInfo != 0 && f.classRespondsToSelector(f.objectGetClass(objc.ID(f.DeviceInfo)), f.selHasANE) {
+		var has bool
+		f.run(func() error { has = f.sendBool(objc.ID(f.DeviceInfo), f.selHasANE); return nil })
+		if !has {
+			return nil, fmt.Errorf("_ANEDeviceInfo reports no Neural Engine (+hasANE is NO)")
+		}
+	}
 	return f, nil
 }
 
