@@ -328,12 +328,16 @@ func (t *TiktokenBPE) Identity() string { return t.identity }
 // '\n', matched whole either way. Hence Encode(text) ==
 // Encode(text[:i]) ++ Encode(text[i:]).
 func (t *TiktokenBPE) SplitPoint(text []byte) int {
+	return tiktokenSplitPoint(text, t.gpt2)
+}
+
+func tiktokenSplitPoint(text []byte, gpt2 bool) int {
 	for j := len(text) - 1; j >= 1; j-- {
 		c := text[j] | 0x20
 		if c < 'a' || c > 'z' || text[j-1] != '\n' {
 			continue
 		}
-		if t.gpt2 {
+		if gpt2 {
 			if j < 2 {
 				continue
 			}
