@@ -56,7 +56,9 @@ type SentencePiece struct {
 	merge     map[string]int32 // mergeable pieces (NORMAL, USER_DEFINED, UNUSED) -> id
 	reserved  map[string]int32 // the others (CONTROL, UNKNOWN, BYTE) -> id
 	user      map[string]int32 // USER_DEFINED pieces -> id
-	asciiID   [128]int32       // id of the one-character mergeable piece, or -1
+	asciiID   [128]int32       // symbol id of an ASCII character (see chars), or -1
+	chars     map[string]int32 // symbol id of a non-ASCII character in some piece
+	pairs     spPairTable      // (left symbol id, right symbol id) -> merged piece id
 	byteID    [256]int32       // id of <0xXX>, or the unknown id
 	unkID     int32
 	maxPiece  int // longest mergeable piece in bytes
@@ -334,6 +336,7 @@ func NewSentencePiece(m *format.SPModel, name string) (*SentencePiece, error) {
 	if t.unkID < 0 {
 		return fail("no UNKNOWN piece (<unk>)")
 	}
+	t.buildPairs(m.Pieces)
 	for b := range t.byteID {
 		if !byteSeen[b] {
 			t.byteID[b] = t.unkID
@@ -421,6 +424,123 @@ func boolByte(b bool) byte {
 		return 1
 	}
 	return 0
+}
+
+// buildPairs prepares the merge lookups by symbol id. A symbol is a single
+// character or a mergeable piece; a character that appears in some piece
+// without being a piece itself gets a pseudo id >= n, so that every symbol
+// that can take part in a merge has an id. Then the pair (A, B) merges into
+// the piece A+B, for every way of cutting a piece in two at a character
+// boundary.
+func (t *SentencePiece) buildPairs(pieces []format.SPPiece) {
+	t.chars = make(map[string]int32)
+	next := int32(t.n)
+	charID := func(c string) int32 {
+		if len(c) == 1 && c[0] < 0x80 {
+			if t.asciiID[c[0]] < 0 {
+				t.asciiID[c[0]] = next
+				next++
+			}
+			return t.asciiID[c[0]]
+		}
+		id, ok := t.chars[c]
+		if !ok {
+			if pid, isPiece := t.merge[c]; isPiece {
+				id = pid
+			} else {
+				id = next
+				next++
+			}
+			t.chars[c] = id
+		}
+		return id
+	}
+	// Every character of every mergeable piece gets an id first, so that a
+	// single-character half below is found.
+	for p := range t.merge {
+		for _, r := range p {
+			if r != utf8.RuneError {
+				charID(string(r))
+			}
+		}
+	}
+	symbolID := func(x string) int32 {
+		if id, ok := t.merge[x]; ok {
+			return id
+		}
+		if _, size := utf8.DecodeRuneInString(x); size == len(x) {
+			if len(x) == 1 && x[0] < 0x80 {
+				return t.asciiID[x[0]]
+			}
+			if id, ok := t.chars[x]; ok {
+				return id
+			}
+		}
+		return -1
+	}
+	var keys []uint64
+	var vals []int32
+	for p, id := range t.merge {
+		for k := range p {
+			if k == 0 || !utf8.RuneStart(p[k]) {
+				continue
+			}
+			a, b := symbolID(p[:k]), symbolID(p[k:])
+			if a < 0 || b < 0 {
+				continue
+			}
+			keys = append(keys, spPairKey(a, b))
+			vals = append(vals, id)
+		}
+	}
+	t.pairs.init(keys, vals)
+}
+
+// spPairTable is an open-addressing hash table from a pair of symbol ids
+// to the id of the piece they merge into. Immutable after init.
+type spPairTable struct {
+	keys  []uint64
+	vals  []int32
+	shift uint
+}
+
+const spEmptyKey = ^uint64(0) // ids are < 1<<31, so no real key is all ones
+
+func spPairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+func (p *spPairTable) init(keys []uint64, vals []int32) {
+	bits := uint(4)
+	for 1<<bits < 2*len(keys) {
+		bits++
+	}
+	p.shift = 64 - bits
+	p.keys = make([]uint64, 1<<bits)
+	p.vals = make([]int32, 1<<bits)
+	for i := range p.keys {
+		p.keys[i] = spEmptyKey
+	}
+	mask := uint64(1)<<bits - 1
+	for i, k := range keys {
+		h := (k * 0x9E3779B97F4A7C15) >> p.shift
+		for p.keys[h] != spEmptyKey && p.keys[h] != k {
+			h = (h + 1) & mask
+		}
+		p.keys[h], p.vals[h] = k, vals[i]
+	}
+}
+
+// get returns the merged piece id of the pair (a, b), or -1.
+func (p *spPairTable) get(a, b int32) int32 {
+	k := spPairKey(a, b)
+	mask := uint64(len(p.keys) - 1)
+	for h := (k * 0x9E3779B97F4A7C15) >> p.shift; ; h = (h + 1) & mask {
+		switch p.keys[h] {
+		case k:
+			return p.vals[h]
+		case spEmptyKey:
+			return -1
+		}
+	}
 }
 
 // charClass returns the class of the character at the start of s and its
@@ -663,7 +783,7 @@ type spScratch struct {
 type spSymbol struct {
 	start, end int32 // bytes of the normalized text; empty once merged away
 	prev, next int32 // neighbours, -1 at the ends
-	id         int32 // piece id, -1 if not a piece
+	id         int32 // piece id, pseudo id >= n of a character that is not a piece, or -1
 	frozen     bool  // user-defined piece or invalid byte: never merged
 }
 
@@ -758,7 +878,7 @@ func (t *SentencePiece) encodeSegment(s *spScratch, dst []uint32, seg []byte, fi
 				size = n
 				if r == utf8.RuneError && n == 1 {
 					sym.frozen = true
-				} else if id, ok := t.merge[string(norm[i:i+n])]; ok {
+				} else if id, ok := t.chars[string(norm[i:i+n])]; ok {
 					sym.id = id
 				}
 			}
@@ -796,7 +916,7 @@ func (t *SentencePiece) encodeSegment(s *spScratch, dst []uint32, seg []byte, fi
 
 	for i := int32(0); i != -1; i = syms[i].next {
 		sym := &syms[i]
-		if sym.id >= 0 && t.types[sym.id] == format.SPUnused {
+		if sym.id >= 0 && int(sym.id) < t.n && t.types[sym.id] == format.SPUnused {
 			dst = t.resegment(s, dst, string(norm[sym.start:sym.end]))
 			continue
 		}
@@ -812,12 +932,11 @@ func (t *SentencePiece) tryPair(s *spScratch, norm []byte, left, right int32) {
 		return
 	}
 	l, r := &s.syms[left], &s.syms[right]
-	if l.frozen || r.frozen || int(r.end-l.start) > t.maxPiece {
+	if l.frozen || r.frozen || l.id < 0 || r.id < 0 {
 		return
 	}
-	piece := norm[l.start:r.end]
-	id, ok := t.merge[string(piece)]
-	if !ok {
+	id := t.pairs.get(l.id, r.id)
+	if id < 0 {
 		return
 	}
 	s.push(spPair{score: t.scores[id], left: left, right: right, size: r.end - l.start, id: id})
@@ -825,7 +944,7 @@ func (t *SentencePiece) tryPair(s *spScratch, norm []byte, left, right int32) {
 		if s.rev == nil {
 			s.rev = make(map[string][2]string)
 		}
-		s.rev[string(piece)] = [2]string{string(norm[l.start:l.end]), string(norm[r.start:r.end])}
+		s.rev[string(norm[l.start:r.end])] = [2]string{string(norm[l.start:l.end]), string(norm[r.start:r.end])}
 	}
 }
 
@@ -850,6 +969,9 @@ func (t *SentencePiece) resegment(s *spScratch, dst []uint32, w string) []uint32
 // emit appends the id of one final symbol: its piece, or a reserved piece
 // of the same text, or byte fallback / <unk>.
 func (t *SentencePiece) emit(s *spScratch, dst []uint32, piece []byte, id int32) []uint32 {
+	if id >= int32(t.n) {
+		id = -1 // a character that is not a piece
+	}
 	if id < 0 {
 		if rid, ok := t.reserved[string(piece)]; ok {
 			id = rid
