@@ -11,6 +11,7 @@ import (
 	"github.com/anekit/anekit/pkg/anert"
 	"github.com/anekit/anekit/pkg/anert/ane"
 	"github.com/anekit/anekit/pkg/anert/cpu"
+	"github.com/anekit/anekit/pkg/mil"
 )
 
 // sharedMIL returns ../shared/conformance/mil beside the repository root, or skips t.
@@ -126,6 +127,9 @@ func TestPeakProgram(t *testing.T) {
 		pk, err := peakProgram(s, 7)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if vs := mil.Validate(pk.prog); len(vs) > 0 {
+			t.Errorf("const=%v: the peak program breaks ANE rules: %v", cnst, vs)
 		}
 		n, err := ane.CountFLOPs(pk.prog)
 		if err != nil {

@@ -125,7 +125,7 @@ func (d *Device) Compile(p *mil.Program, blobs anert.BlobSource) (anert.Kernel, 
 	if closed {
 		return nil, errors.New("ane: device is closed")
 	}
-	pl, err := NewPlan(p, blobs)
+	pl, err := NewPlan(p, blobs, os.Getenv(UncheckedEnv) != "1")
 	if err != nil {
 		return nil, err
 	}

@@ -88,12 +88,19 @@ func SurfaceProps(bytes int) []SurfaceProp {
 	}
 }
 
+// UncheckedEnv is the environment variable that, set to 1, makes the
+// backend compile programs that break the Neural Engine rules of
+// mil.Validate: for probing the hardware (is a rule real?), never for
+// training, since some broken rules give wrong results without an error.
+const UncheckedEnv = "ANEKIT_ANE_UNCHECKED"
+
 // NewPlan checks that p has the shape the backend runs (a function "main"
 // with one fp16 [1, C, 1, S] input and one fp16 [1, C, 1, S] output, well
-// typed) and gathers its blob files through blobs, checking that every
-// BLOBFILE constant's record is in its file with the declared type and
-// size. blobs may be nil when p has no BLOBFILE constants.
-func NewPlan(p *mil.Program, blobs anert.BlobSource) (*Plan, error) {
+// typed) and, when validate is set, that it keeps every rule of
+// mil.Validate; and gathers its blob files through blobs, checking that
+// every BLOBFILE constant's record is in its file with the declared type
+// and size. blobs may be nil when p has no BLOBFILE constants.
+func NewPlan(p *mil.Program, blobs anert.BlobSource, validate bool) (*Plan, error) {
 	if p == nil {
 		return nil, fmt.Errorf("ane: nil program")
 	}
@@ -110,6 +117,16 @@ func NewPlan(p *mil.Program, blobs anert.BlobSource) (*Plan, error) {
 	sc, err := mil.NewScope(f)
 	if err != nil {
 		return nil, fmt.Errorf("ane: %w", err)
+	}
+	if validate {
+		if vs := mil.Validate(p); len(vs) > 0 {
+			msg := make([]string, len(vs))
+			for i, v := range vs {
+				msg[i] = v.String()
+			}
+			return nil, fmt.Errorf("ane: the program breaks %d Neural Engine rule(s) (mil.Validate; %s=1 compiles it anyway): %s",
+				len(vs), UncheckedEnv, strings.Join(msg, "; "))
+		}
 	}
 	pl := &Plan{MIL: mil.Print(p), Request: RequestPlan{InputIndices: []int{0}, OutputIndices: []int{0}}}
 	if pl.In, err = boundary("input "+f.Inputs[0].Name, f.Inputs[0].Type); err != nil {

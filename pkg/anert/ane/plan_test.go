@@ -55,7 +55,7 @@ func parseFile(t *testing.T, path string) *mil.Program {
 func TestPlanSDPAForward(t *testing.T) {
 	dir := filepath.Join(sharedDir(t), "conformance", "mil", "small")
 	p := parseFile(t, filepath.Join(dir, "sdpaFwd.mil"))
-	pl, err := NewPlan(p, anert.DirBlobs(dir))
+	pl, err := NewPlan(p, anert.DirBlobs(dir), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestPlanConformanceCorpus(t *testing.T) {
 			t.Fatalf("no MIL files in %s", set)
 		}
 		for _, fn := range files {
-			pl, err := NewPlan(parseFile(t, fn), anert.DirBlobs(filepath.Join(root, set)))
+			pl, err := NewPlan(parseFile(t, fn), anert.DirBlobs(filepath.Join(root, set)), true)
 			if err != nil {
 				t.Errorf("%s: %v", fn, err)
 				continue
@@ -155,7 +155,7 @@ func TestPlanErrors(t *testing.T) {
 		{"truncated", tinyProgram(t, "@model_path/weights/m.bin", 4, 64), anert.MapBlobs(map[string][]byte{"@model_path/weights/m.bin": good[:100]}), "m.bin"},
 	}
 	for _, c := range cases {
-		_, err := NewPlan(c.prog, c.blobs)
+		_, err := NewPlan(c.prog, c.blobs, false)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want one mentioning %q", c.name, err, c.want)
 		}
@@ -169,7 +169,7 @@ func TestPlanErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := NewPlan(p, anert.MapBlobs(map[string][]byte{"@model_path/weights/m.bin": good}))
+	pl, err := NewPlan(p, anert.MapBlobs(map[string][]byte{"@model_path/weights/m.bin": good}), true)
 	if err != nil || len(pl.Weights) != 1 {
 		t.Fatalf("shared blob: %v, %d weight files", err, len(pl.Weights))
 	}
@@ -188,7 +188,7 @@ func TestPlanBoundary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := NewPlan(p, nil); err == nil || !strings.Contains(err.Error(), "[1, C, 1, S]") {
+		if _, err := NewPlan(p, nil, false); err == nil || !strings.Contains(err.Error(), "[1, C, 1, S]") {
 			t.Errorf("input %s: err = %v", in, err)
 		}
 	}
@@ -196,7 +196,7 @@ func TestPlanBoundary(t *testing.T) {
 	b.Output(b.Input())
 	b.Output(b.Unary("relu", b.Input()))
 	p, _ := b.Program()
-	if _, err := NewPlan(p, nil); err == nil || !strings.Contains(err.Error(), "2 outputs") {
+	if _, err := NewPlan(p, nil, false); err == nil || !strings.Contains(err.Error(), "2 outputs") {
 		t.Errorf("two outputs: err = %v", err)
 	}
 }
@@ -233,7 +233,7 @@ func TestSurfaceProps(t *testing.T) {
 
 func TestDumpFailure(t *testing.T) {
 	dir := filepath.Join(sharedDir(t), "conformance", "mil", "small")
-	pl, err := NewPlan(parseFile(t, filepath.Join(dir, "sdpaFwd.mil")), anert.DirBlobs(dir))
+	pl, err := NewPlan(parseFile(t, filepath.Join(dir, "sdpaFwd.mil")), anert.DirBlobs(dir), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,5 +299,24 @@ func TestOpenWithoutANE(t *testing.T) {
 	}
 	if _, err := Chip(); !errors.Is(err, anert.ErrUnavailable) {
 		t.Errorf("Chip() = %v, want ErrUnavailable", err)
+	}
+}
+
+// With validate, a program breaking an ANE rule is refused, naming the
+// rule and the escape hatch; without, it plans.
+func TestPlanValidate(t *testing.T) {
+	b := mil.NewBuilder("main", mil.Tensor(mil.FP16, 1, 40, 1, 64))
+	x := b.Reshape(b.Input(), 1, 1, 64, 40)
+	b.Output(b.Reshape(b.MatMul(x, x, false, true), 1, 64, 1, 64)) // contraction over 40
+	p, err := b.Program()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewPlan(p, nil, true)
+	if err == nil || !strings.Contains(err.Error(), mil.RuleMatMulInner) || !strings.Contains(err.Error(), UncheckedEnv) {
+		t.Errorf("NewPlan(validate) = %v, want a matmul-inner violation", err)
+	}
+	if _, err := NewPlan(p, nil, false); err != nil {
+		t.Errorf("NewPlan(no validate) = %v", err)
 	}
 }
