@@ -365,3 +365,31 @@ func TestKernelsMilref(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadNormBackward(t *testing.T) {
+	const heads, hd, S = 3, 16, 10
+	rng := rand.New(rand.NewSource(5))
+	x, dy, w := make([]float64, heads*hd*S), make([]float64, heads*hd*S), make([]float64, hd)
+	for i := range x {
+		x[i], dy[i] = rng.NormFloat64()*3, rng.NormFloat64()
+	}
+	for i := range w {
+		w[i] = 0.5 + rng.Float64()
+	}
+	wantDx := zeros(S, heads*hd)
+	wantDw := make([]float64, hd)
+	xr := rows(x, heads*hd, S)
+	_, r := headNorm(xr, w, hd, 1e-6)
+	headNormBack(wantDx, wantDw, rows(dy, heads*hd, S), xr, w, r, hd)
+
+	dx, dw := make([]float32, len(x)), make([]float32, hd)
+	dw[0] = 1 // accumulates
+	wantDw[0]++
+	HeadNormBackward(dx, dw, to32(dy), to32(x), to32(w), heads, 1e-6, make([]float32, 2*S))
+	if e := relErr(dx, cols(wantDx)); e > 1e-5 {
+		t.Errorf("dx relative error %.3g", e)
+	}
+	if e := relErr(dw, wantDw); e > 1e-5 {
+		t.Errorf("dw relative error %.3g", e)
+	}
+}
