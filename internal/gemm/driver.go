@@ -79,9 +79,11 @@ type job struct {
 	bb             int  // the entry being split (when !byBatch)
 	pm, pn         int  // grid of parts over M and N (when !byBatch)
 	parts          int
-	dynamic        bool           // parts claim row panels (see dynamicEntry)
-	next           []atomic.Int64 // dynamic: per (K block, N block), the next panel to claim
-	done           []atomic.Int64 // dynamic: per K block, the panels finished
+	dynamic        bool         // parts claim column chunks (see dynamicEntry)
+	w              int          // dynamic: chunk width
+	claim          atomic.Int64 // dynamic: next chunk
+	packed         atomic.Int64 // dynamic: parts done packing A
+	apack          []float32    // dynamic: all of A, packed (when not read in place)
 	wg             sync.WaitGroup
 }
 
@@ -100,7 +102,7 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 	flops := 2 * m * n * k
 	j := jobPool.Get().(*job)
 	*j = job{kn: kn, batch: batch, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, c: c,
-		next: j.next, done: j.done} // keep the counters' storage
+		apack: j.apack} // keep the packing space
 	switch {
 	case threads <= 1 || flops*batch < serialFlops:
 		j.byBatch, j.parts = true, 1
@@ -110,39 +112,34 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 		parallel(j)
 	default:
 		j.pm, j.pn = split(kn, threads, m, n, k, a, b, flops < serialFlops)
-		// Prefer claiming row panels dynamically where it applies (A read
-		// in place, fp32 C, at least two panels per goroutine): it costs a
-		// copy of B per goroutine but tolerates a busy machine.
-		j.dynamic = !noDynamic && j.pm*j.pn > 1 && kn.direct(a) && m >= 2*kn.mr*threads &&
+		j.parts = j.pm * j.pn
+		// Prefer sharing column chunks out as they are claimed where it
+		// applies (fp32 C, enough column panels, A in place or small
+		// enough to pack whole): it tolerates a busy machine and packs
+		// nothing twice.
+		panels := ceilDiv(n, kn.nr)
+		j.dynamic = !noDynamic && j.parts > 1 && panels >= 2*threads &&
+			(kn.direct(a) || m*k <= 1<<22) &&
 			c.F16 == nil && c.ColStride == 1 && c.RowStride >= n
 		if j.dynamic {
-			j.pm, j.pn = threads, 1
-		}
-		j.parts = j.pm * j.pn
-		if j.dynamic {
-			nblocks := ceilDiv(k, kn.kc) * ceilDiv(n, kn.nb)
-			if cap(j.next) < nblocks {
-				j.next = make([]atomic.Int64, nblocks)
-				j.done = make([]atomic.Int64, nblocks)
+			j.parts = threads
+			j.w = kn.nr * max(1, min(kn.nb/kn.nr, panels/(4*threads)))
+			if !kn.direct(a) {
+				j.apack = grow(j.apack, ceilDiv(k, kn.kc)*ceilDiv(m, kn.mr)*kn.mr*kn.kc)
 			}
-			j.next, j.done = j.next[:nblocks], j.done[:ceilDiv(k, kn.kc)]
 		}
 		for j.bb = 0; j.bb < batch; j.bb++ {
 			if j.parts == 1 {
 				j.runPart(0)
 				continue
 			}
-			for i := range j.next {
-				j.next[i].Store(0)
-			}
-			for i := range j.done {
-				j.done[i].Store(0)
-			}
+			j.claim.Store(0)
+			j.packed.Store(0)
 			parallel(j)
 		}
 	}
-	next, done := j.next, j.done
-	*j = job{next: next[:0], done: done[:0]}
+	apack := j.apack
+	*j = job{apack: apack[:0]}
 	jobPool.Put(j)
 }
 
@@ -199,7 +196,7 @@ func rangeOf(i, parts, n, unit int) (lo, hi int) {
 func (j *job) runPart(i int) {
 	buf := bufPool.Get().(*buffers)
 	if j.dynamic {
-		j.dynamicEntry(buf, j.bb)
+		j.dynamicEntry(buf, i)
 	} else if j.byBatch {
 		lo, hi := rangeOf(i, j.parts, j.batch, 1)
 		for bb := lo; bb < hi; bb++ {
@@ -255,13 +252,19 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 				be = 1
 			}
 			if !direct {
-				packA(buf, a, i0+ic, mc, pc, kc, MR)
+				packA(buf, buf.a, a, i0+ic, mc, pc, kc, MR)
 			}
 			for jc := 0; jc < n; jc += kn.nb {
 				nb := min(kn.nb, n-jc)
 				packB(buf, b, pc, kc, j0+jc, nb, kn.nr)
 				for ir := 0; ir < mc; ir += MR {
-					kn.panel(buf, direct, a, i0+ic+ir, ir, min(MR, mc-ir), pc, kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc)
+					var ap []float32
+					if direct {
+						ap = a.F32[a.Off+(i0+ic+ir)*a.RowStride+pc:]
+					} else {
+						ap = buf.a[ir*kc : (ir+MR)*kc]
+					}
+					kn.panel(buf, direct, ap, a.RowStride, min(MR, mc-ir), kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc)
 				}
 			}
 		}
@@ -276,31 +279,26 @@ func (kn *kernel) reserve(buf *buffers, m, n, k int) {
 	buf.tile = grow(buf.tile, kn.mr*kn.nr)
 }
 
-// panel multiplies one A micro-panel (mr rows: row i of a in place when
-// direct, else packed panel ir/MR of buf.a) by the nb packed columns in
-// buf.b, into c (row-major, leading dimension ldc): C = alpha*A*B + be*C.
-func (kn *kernel) panel(buf *buffers, direct bool, a Mat, i, ir, mr, pc, kc, nb int, alpha, be float32, c []float32, ldc int) {
-	MR, NR := kn.mr, kn.nr
-	var ap []float32
-	if direct {
-		ap = a.F32[a.Off+i*a.RowStride+pc:]
-	} else {
-		ap = buf.a[ir*kc : (ir+MR)*kc]
-	}
+// panel multiplies one A micro-panel of mr rows, ap (rows in place with
+// leading dimension lda when direct, else a packed kc×MR panel), by the nb
+// packed columns in buf.b, into c (row-major, leading dimension ldc):
+// C = alpha*A*B + be*C.
+func (kn *kernel) panel(buf *buffers, direct bool, ap []float32, lda, mr, kc, nb int, alpha, be float32, c []float32, ldc int) {
+	NR := kn.nr
 	tile := buf.tile
 	for jr := 0; jr < nb; jr += NR {
 		nr := min(NR, nb-jr)
 		bp := buf.b[jr*kc : (jr+NR)*kc]
 		if nr == NR {
 			if direct {
-				kn.runU(mr, kc, ap, a.RowStride, bp, c[jr:], ldc, alpha, be)
+				kn.runU(mr, kc, ap, lda, bp, c[jr:], ldc, alpha, be)
 			} else {
 				kn.run(mr, kc, ap, bp, c[jr:], ldc, alpha, be)
 			}
 			continue
 		}
 		if direct {
-			kn.runU(mr, kc, ap, a.RowStride, bp, tile, NR, alpha, 0)
+			kn.runU(mr, kc, ap, lda, bp, tile, NR, alpha, 0)
 		} else {
 			kn.run(mr, kc, ap, bp, tile, NR, alpha, 0)
 		}
@@ -318,56 +316,72 @@ func (kn *kernel) panel(buf *buffers, direct bool, a Mat, i, ir, mr, pc, kc, nb 
 	}
 }
 
-// dynamicEntry is part i of a multiply of batch entry bb whose row panels
-// are shared out as they are claimed, not fixed in advance: every part
-// walks the K and N blocks in the same order, packs its own copy of each B
-// block, and claims A micro-panels (read in place) from the block's
-// counter until none are left; a slow or descheduled goroutine then costs
-// one panel's time, not half the work. Parts wait for each other only
-// between K blocks, where C's partial sums must be complete.
-func (j *job) dynamicEntry(buf *buffers, bb int) {
+// dynamicEntry is part i of the multiply of batch entry j.bb when the
+// parts share the columns out as they go rather than fixed in advance: a
+// slow or descheduled goroutine then costs one chunk's time, not half the
+// work. A is read in place, or packed once, all of it, by the parts
+// together; then each part claims chunks of j.w columns from j.claim and,
+// for each K block, packs that chunk of B and runs every A micro-panel
+// over it. Chunks are independent (a chunk owns its columns of C across
+// all K blocks), so the parts never wait for each other after packing.
+func (j *job) dynamicEntry(buf *buffers, part int) {
 	kn := j.kn
+	MR := kn.mr
 	a, b, c := j.a, j.b, j.c
-	a.Off += bb * a.BatchStride
-	b.Off += bb * b.BatchStride
-	c.Off += bb * c.BatchStride
+	a.Off += j.bb * a.BatchStride
+	b.Off += j.bb * b.BatchStride
+	c.Off += j.bb * c.BatchStride
 	m, n, k := j.m, j.n, j.k
-	kn.reserve(buf, kn.mr, n, k)
-	npan := int64(ceilDiv(m, kn.mr))
-	njc := ceilDiv(n, kn.nb)
-	for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
-		kc := min(kn.kc, k-pc)
-		be := j.beta
-		if pc > 0 {
-			be = 1
-			for j.done[pi-1].Load() < npan*int64(njc) {
-				runtime.Gosched()
+	direct := kn.direct(a)
+	npan := ceilDiv(m, MR)
+	if !direct {
+		// Pack A: K block pi, panel q at pi*npan*MR*kn.kc + q*MR*kc.
+		lo, hi := rangeOf(part, j.parts, npan, 1)
+		for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
+			kc := min(kn.kc, k-pc)
+			base := pi * npan * MR * kn.kc
+			if lo < hi {
+				packA(buf, j.apack[base+lo*MR*kc:], a, lo*MR, min(m, hi*MR)-lo*MR, pc, kc, MR)
 			}
 		}
-		for ji, jc := 0, 0; jc < n; ji, jc = ji+1, jc+kn.nb {
-			next := &j.next[pi*njc+ji]
-			if next.Load() >= npan {
-				continue
+		j.packed.Add(1)
+		for j.packed.Load() < int64(j.parts) {
+			runtime.Gosched()
+		}
+	}
+	kn.reserve(buf, MR, j.w, k)
+	ldc := c.RowStride
+	for {
+		jc := int(j.claim.Add(1)-1) * j.w
+		if jc >= n {
+			return
+		}
+		cw := min(j.w, n-jc)
+		for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
+			kc := min(kn.kc, k-pc)
+			be := j.beta
+			if pc > 0 {
+				be = 1
 			}
-			nb := min(kn.nb, n-jc)
-			packB(buf, b, pc, kc, jc, nb, kn.nr)
-			for {
-				q := int(next.Add(1) - 1)
-				if q >= int(npan) {
-					break
+			packB(buf, b, pc, kc, jc, cw, kn.nr)
+			for q := 0; q < npan; q++ {
+				i := q * MR
+				var ap []float32
+				if direct {
+					ap = a.F32[a.Off+i*a.RowStride+pc:]
+				} else {
+					base := pi*npan*MR*kn.kc + q*MR*kc
+					ap = j.apack[base : base+MR*kc]
 				}
-				i := q * kn.mr
-				kn.panel(buf, true, a, i, 0, min(kn.mr, m-i), pc, kc, nb, j.alpha, be, c.F32[c.Off+i*c.RowStride+jc:], c.RowStride)
-				j.done[pi].Add(1)
+				kn.panel(buf, direct, ap, a.RowStride, min(MR, m-i), kc, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc)
 			}
 		}
 	}
 }
 
-// packA packs rows i0..i0+mc, steps p0..p0+kc of a into buf.a as
+// packA packs rows i0..i0+mc, steps p0..p0+kc of a into dst as
 // ceil(mc/MR) panels of kc×MR, zero-padding missing rows.
-func packA(buf *buffers, a Mat, i0, mc, p0, kc, MR int) {
-	dst := buf.a
+func packA(buf *buffers, dst []float32, a Mat, i0, mc, p0, kc, MR int) {
 	for q := 0; q*MR < mc; q++ {
 		panel := dst[q*MR*kc : (q+1)*MR*kc]
 		mr := min(MR, mc-q*MR)
