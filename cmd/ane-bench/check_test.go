@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/anekit/anekit/pkg/anert"
-	"github.com/anekit/anekit/pkg/anert/ane"
 	"github.com/anekit/anekit/pkg/anert/cpu"
 	"github.com/anekit/anekit/pkg/mil"
 )
@@ -131,7 +130,7 @@ func TestPeakProgram(t *testing.T) {
 		if vs := mil.Validate(pk.prog); len(vs) > 0 {
 			t.Errorf("const=%v: the peak program breaks ANE rules: %v", cnst, vs)
 		}
-		n, err := ane.CountFLOPs(pk.prog)
+		n, err := mil.CountFLOPs(pk.prog)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -192,7 +192,7 @@ func measurePeak(dev anert.Device, s peakSpec, reps int) (*peakResults, error) {
 		return nil, err
 	}
 	p, blobs, in := pk.prog, pk.blobs, pk.in
-	n, err := ane.CountFLOPs(p)
+	n, err := mil.CountFLOPs(p)
 	if err != nil {
 		return nil, err
 	}

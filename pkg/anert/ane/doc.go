@@ -19,5 +19,5 @@
 // everywhere: the compile plan (MIL text, the weight dictionary, surface
 // sizes, IOSurface properties, request indices; NewPlan), the per-process
 // compile budget (Budget), the dump written when a compile fails
-// (DumpFailure) and the FLOP counter (CountFLOPs).
+// (DumpFailure).
 package ane

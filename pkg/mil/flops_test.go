@@ -1,15 +1,14 @@
-package ane
+package mil
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/anekit/anekit/pkg/mil"
 )
 
 func TestCountFLOPs(t *testing.T) {
 	const c, s = 64, 32
-	b := mil.NewBuilder("main", mil.Tensor(mil.FP16, 1, c, 1, s+c))
+	b := NewBuilder("main", Tensor(FP16, 1, c, 1, s+c))
 	x := b.SliceBySize(b.Input(), []int{0, 0, 0, 0}, []int{1, c, 1, s})
 	w := b.SliceBySize(b.Input(), []int{0, 0, 0, s}, []int{1, c, 1, c})
 	x2 := b.Reshape(x, 1, 1, c, s)
@@ -18,9 +17,9 @@ func TestCountFLOPs(t *testing.T) {
 	z := b.Unary("relu", y)            // c*s
 	sm := b.Softmax(z, 3)              // 4*c*s
 	cw := b.Reshape(w, c, c, 1, 1)
-	cv := b.Conv(b.Reshape(sm, 1, c, 1, s), cw, mil.ConvOptions{}) // 2*c*s*c
-	r := b.Reduce("reduce_sum", cv, []int{3}, true)                // c*s
-	b.Output(b.Add(cv, r))                                         // c*s
+	cv := b.Conv(b.Reshape(sm, 1, c, 1, s), cw, ConvOptions{}) // 2*c*s*c
+	r := b.Reduce("reduce_sum", cv, []int{3}, true)            // c*s
+	b.Output(b.Add(cv, r))                                     // c*s
 	p, err := b.Program()
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +43,14 @@ func TestCountFLOPs(t *testing.T) {
 // head, hand-counted from the research notes' shapes.
 func TestCountFLOPsSDPA(t *testing.T) {
 	dir := filepath.Join(sharedDir(t), "conformance", "mil", "small")
-	p := parseFile(t, filepath.Join(dir, "sdpaFwd.mil"))
+	src, err := os.ReadFile(filepath.Join(dir, "sdpaFwd.mil"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, err := CountFLOPs(p)
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,6 @@
-package ane
+package mil
 
-import (
-	"fmt"
-
-	"github.com/anekit/anekit/pkg/mil"
-)
+import "fmt"
 
 // FLOPs counts the floating-point operations of one evaluation of a
 // program, from the shapes its ops state.
@@ -28,15 +24,15 @@ type FLOPs struct {
 func (f FLOPs) Total() int64 { return f.Matrix + f.Other }
 
 // CountFLOPs counts the operations of function main of p (which must check).
-func CountFLOPs(p *mil.Program) (FLOPs, error) {
+func CountFLOPs(p *Program) (FLOPs, error) {
 	var n FLOPs
 	f := p.Main()
 	if f == nil {
-		return n, fmt.Errorf("ane: program has no function main")
+		return n, fmt.Errorf("mil: CountFLOPs: program has no function main")
 	}
-	sc, err := mil.NewScope(f)
+	sc, err := NewScope(f)
 	if err != nil {
-		return n, err
+		return n, fmt.Errorf("mil: CountFLOPs: %w", err)
 	}
 	for _, op := range f.Ops {
 		out, _ := sc.Type(op.Result)
