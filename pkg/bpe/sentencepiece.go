@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"os"
 	"strconv"
@@ -83,9 +82,9 @@ type SentencePiece struct {
 	decText    []byte
 	unkSurface []byte
 
-	seed    maphash.Seed
-	cache   []atomic.Pointer[spCacheEntry]
-	scratch sync.Pool
+	cache      []atomic.Pointer[spCacheEntry]
+	cacheShift uint // 64 - log2(len(cache))
+	scratch    sync.Pool
 }
 
 // Character classes for cut points: ASCII bytes are their own class,
@@ -108,15 +107,22 @@ const (
 
 const (
 	spaceSymbol      = "\u2581"
-	spCacheBits      = 17
-	spCacheMaxKey    = 64 // longest segment (bytes) the cache keeps
+	spCacheBits      = 16
+	spCacheMaxKey    = 16 // longest segment (bytes) the cache keeps
+	spCacheMaxIDs    = 7  // most ids of a cached segment
 	spCacheFirstSalt = 0x9e3779b97f4a7c15
+	fnvOffset        = 14695981039346656037
+	fnvPrime         = 1099511628211
 )
 
+// spCacheEntry is one cached segment, in one allocation so that a lookup
+// touches as little memory as possible. Entries are immutable once stored.
 type spCacheEntry struct {
-	key   string
-	first bool
-	ids   []uint32
+	hash       uint64 // FNV-1a of the key, xor spCacheFirstSalt if first
+	klen, nids uint8
+	first      bool
+	key        [spCacheMaxKey]byte
+	ids        [spCacheMaxIDs]uint32
 }
 
 // knownSentencePieceVocabs names vocabularies by their hash, so that the
@@ -263,7 +269,6 @@ func NewSentencePiece(m *format.SPModel, name string) (*SentencePiece, error) {
 		specials:       make(map[string]uint32),
 		decKind:        make([]uint8, n),
 		decOff:         make([]uint32, n+1),
-		seed:           maphash.MakeSeed(),
 	}
 	for i := range t.asciiID {
 		t.asciiID[i] = -1
@@ -394,6 +399,7 @@ func NewSentencePiece(m *format.SPModel, name string) (*SentencePiece, error) {
 			bits++
 		}
 		t.cache = make([]atomic.Pointer[spCacheEntry], 1<<bits)
+		t.cacheShift = uint(64 - bits)
 	}
 	t.scratch.New = func() any { return new(spScratch) }
 
@@ -712,22 +718,29 @@ func (t *SentencePiece) encode(dst []uint32, text []byte, prefix bool) []uint32 
 		prev = classWS
 	}
 	start := 0
+	h := uint64(fnvOffset) // FNV-1a of text[start:i], for the cache
 	for i := 0; i < len(text); {
+		b := text[i]
 		var c, size int
-		if b := text[i]; b < 0x80 {
+		if b < 0x80 {
 			c, size = asciiClass(b), 1
 		} else {
 			c, size = charClass(text[i:])
 		}
 		if prev >= 0 && !t.joinable[prev][c] {
-			dst = t.encodeCached(s, dst, text[start:i], first)
+			dst = t.encodeCached(s, dst, text[start:i], h, first)
 			first = false
 			start = i
+			h = fnvOffset
+		}
+		h = (h ^ uint64(b)) * fnvPrime
+		for k := 1; k < size; k++ {
+			h = (h ^ uint64(text[i+k])) * fnvPrime
 		}
 		prev = c
 		i += size
 	}
-	return t.encodeCached(s, dst, text[start:], first)
+	return t.encodeCached(s, dst, text[start:], h, first)
 }
 
 // encodeWhole encodes text as one segment, without the cut points and the
@@ -743,21 +756,40 @@ func (t *SentencePiece) encodeWhole(dst []uint32, text []byte, prefix bool) []ui
 }
 
 // encodeCached appends the ids of one segment, from the cache if it holds
-// them.
-func (t *SentencePiece) encodeCached(s *spScratch, dst []uint32, seg []byte, first bool) []uint32 {
+// them. h is the FNV-1a hash of seg.
+func (t *SentencePiece) encodeCached(s *spScratch, dst []uint32, seg []byte, h uint64, first bool) []uint32 {
 	n0 := len(dst)
 	s.segBase = n0
 	if len(seg) <= spCacheMaxKey && t.cache != nil {
-		h := maphash.Bytes(t.seed, seg)
 		if first {
 			h ^= spCacheFirstSalt
 		}
-		slot := &t.cache[h&uint64(len(t.cache)-1)]
-		if e := slot.Load(); e != nil && e.first == first && e.key == string(seg) {
-			dst = append(dst, e.ids...)
+		// Two-way: the entry is in one of the two slots of a pair.
+		i := (h * 0x9E3779B97F4A7C15) >> t.cacheShift
+		slot := &t.cache[i]
+		e := slot.Load()
+		if e == nil || e.hash != h {
+			slot = &t.cache[i^1]
+			e = slot.Load()
+		}
+		if e != nil && e.hash == h && int(e.klen) == len(seg) && e.first == first && string(e.key[:len(seg)]) == string(seg) {
+			dst = append(dst, e.ids[:e.nids]...)
 		} else {
 			dst = t.encodeSegment(s, dst, seg, first)
-			slot.Store(&spCacheEntry{key: string(seg), first: first, ids: append([]uint32(nil), dst[n0:]...)})
+			if ids := dst[n0:]; len(ids) <= spCacheMaxIDs {
+				e := &spCacheEntry{hash: h, klen: uint8(len(seg)), nids: uint8(len(ids)), first: first}
+				copy(e.key[:], seg)
+				copy(e.ids[:], ids)
+				// Fill an empty slot of the pair, else replace one of them
+				// (chosen by a hash bit, so both get their turn).
+				slot = &t.cache[i]
+				if slot.Load() != nil {
+					if other := &t.cache[i^1]; other.Load() == nil || h>>7&1 == 1 {
+						slot = other
+					}
+				}
+				slot.Store(e)
+			}
 		}
 	} else {
 		dst = t.encodeSegment(s, dst, seg, first)
@@ -889,6 +921,9 @@ func (t *SentencePiece) encodeSegment(s *spScratch, dst []uint32, seg []byte, fi
 	}
 	syms[len(syms)-1].next = -1
 	s.syms = syms
+	if len(syms) <= spSmall && !t.hasUnused {
+		return t.mergeSmall(s, dst, norm)
+	}
 
 	if t.hasUnused && s.rev != nil {
 		clear(s.rev)
@@ -921,6 +956,57 @@ func (t *SentencePiece) encodeSegment(s *spScratch, dst []uint32, seg []byte, fi
 			continue
 		}
 		dst = t.emit(s, dst, norm[sym.start:sym.end], sym.id)
+	}
+	return dst
+}
+
+// spSmall is the most symbols mergeSmall handles.
+const spSmall = 24
+
+// mergeSmall runs the merges on a short symbol sequence (at most spSmall,
+// and no UNUSED pieces in the model) by scanning for the best pair at each
+// step, which for a few symbols is faster than the agenda. The merges are
+// the same: the highest score first, the leftmost among equals.
+func (t *SentencePiece) mergeSmall(s *spScratch, dst []uint32, norm []byte) []uint32 {
+	syms := s.syms
+	n := len(syms)
+	var pid [spSmall]int32 // pid[i]: the piece syms[i] and syms[i+1] merge into, or -1
+	pairOf := func(a, b *spSymbol) int32 {
+		if a.frozen || b.frozen || a.id < 0 || b.id < 0 {
+			return -1
+		}
+		return t.pairs.get(a.id, b.id)
+	}
+	for i := 0; i+1 < n; i++ {
+		pid[i] = pairOf(&syms[i], &syms[i+1])
+	}
+	for {
+		best := -1
+		var bestScore float32
+		for i := 0; i+1 < n; i++ {
+			if id := pid[i]; id >= 0 && (best < 0 || t.scores[id] > bestScore) {
+				best, bestScore = i, t.scores[id]
+			}
+		}
+		if best < 0 {
+			break
+		}
+		syms[best].id = pid[best]
+		syms[best].end = syms[best+1].end
+		copy(syms[best+1:n-1], syms[best+2:n])
+		for j := best + 1; j < n-2; j++ {
+			pid[j] = pid[j+1]
+		}
+		n--
+		if best > 0 {
+			pid[best-1] = pairOf(&syms[best-1], &syms[best])
+		}
+		if best+1 < n {
+			pid[best] = pairOf(&syms[best], &syms[best+1])
+		}
+	}
+	for i := range n {
+		dst = t.emit(s, dst, norm[syms[i].start:syms[i].end], syms[i].id)
 	}
 	return dst
 }
