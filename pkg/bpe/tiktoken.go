@@ -32,7 +32,7 @@ type TiktokenBPE struct {
 	off      []uint32          // token id is arena[off[2id]:off[2id+1]]; empty: no token
 	byteRank [256]uint32
 	pairRank *[1 << 16]uint32 // rank of each 2-byte token, tkNoRank if none
-	short    tkTable          // tokens of up to 7 bytes
+	short    tkTable          // tokens of up to tkMaxPacked bytes
 	cache    *tkCache
 	specials map[string]uint32 // literal -> id
 	special  map[uint32]string // id -> literal
@@ -165,7 +165,7 @@ func newTiktokenBPE(name string, tokens [][]byte, specials map[string]uint32, pr
 	}
 	nshort := 0
 	for _, tok := range tokens {
-		if len(tok) > 0 && len(tok) <= 7 {
+		if len(tok) > 0 && len(tok) <= tkMaxPacked {
 			nshort++
 		}
 	}
@@ -174,8 +174,9 @@ func newTiktokenBPE(name string, tokens [][]byte, specials map[string]uint32, pr
 		if len(tok) == 2 {
 			t.pairRank[uint16(tok[0])<<8|uint16(tok[1])] = uint32(id)
 		}
-		if len(tok) > 0 && len(tok) <= 7 {
-			t.short.insert(tkShortKey(tok), uint32(id))
+		if len(tok) > 0 && len(tok) <= tkMaxPacked {
+			lo, hi := tkKey(tok)
+			t.short.insert(lo, hi, uint32(id))
 		}
 	}
 	for b := 0; b < 256; b++ {

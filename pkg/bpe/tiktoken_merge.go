@@ -18,33 +18,48 @@ const tkNoRank = ^uint32(0)
 // pieces use a heap.
 const tkShortPiece = 64
 
-// tkShortKey packs a token of 1..7 bytes and its length into a uint64
-// (never 0).
-func tkShortKey(b []byte) uint64 {
+// tkMaxPacked is the longest token kept in the packed-key table; longer
+// tokens are in a Go map.
+const tkMaxPacked = 15
+
+// tkPack8 packs up to 8 bytes little-endian into a uint64.
+func tkPack8(b []byte) uint64 {
 	n := len(b)
-	var k uint64
-	if n >= 4 {
+	switch {
+	case n >= 8:
+		return binary.LittleEndian.Uint64(b)
+	case n >= 4:
 		// two overlapping 4-byte loads; the shared bytes agree
-		k = uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<(8*(n-4))
-	} else {
-		for i := n - 1; i >= 0; i-- {
-			k = k<<8 | uint64(b[i])
-		}
+		return uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<(8*(n-4))
 	}
-	return k | uint64(n)<<56
+	var k uint64
+	for i := n - 1; i >= 0; i-- {
+		k = k<<8 | uint64(b[i])
+	}
+	return k
 }
 
-// tkTable maps the tokens of at most 7 bytes to their ranks: open
-// addressing with linear probing on packed keys, no allocation per lookup.
-// Longer tokens are in the map.
+// tkKey packs a token of 1..15 bytes and its length into two words; hi is
+// never 0.
+func tkKey(b []byte) (lo, hi uint64) {
+	n := len(b)
+	if n <= 8 {
+		return tkPack8(b), uint64(n) << 56
+	}
+	return binary.LittleEndian.Uint64(b), tkPack8(b[8:]) | uint64(n)<<56
+}
+
+// tkTable maps the tokens of at most tkMaxPacked bytes to their ranks:
+// open addressing with linear probing on packed keys, no allocation or
+// byte comparison per lookup.
 type tkTable struct {
 	shift uint
 	slots []tkSlot
 }
 
 type tkSlot struct {
-	key  uint64
-	rank uint32
+	lo, hi uint64
+	rank   uint32
 }
 
 func newTkTable(n int) tkTable {
@@ -55,24 +70,28 @@ func newTkTable(n int) tkTable {
 	return tkTable{shift: 64 - bits, slots: make([]tkSlot, 1<<bits)}
 }
 
-func (h *tkTable) insert(key uint64, rank uint32) {
+func tkHash(lo, hi uint64) uint64 {
+	return (lo ^ (hi * 0xC2B2AE3D27D4EB4F)) * 0x9E3779B97F4A7C15
+}
+
+func (h *tkTable) insert(lo, hi uint64, rank uint32) {
 	mask := uint64(len(h.slots) - 1)
-	for i := (key * 0x9E3779B97F4A7C15) >> h.shift; ; i = (i + 1) & mask {
-		if h.slots[i].key == 0 {
-			h.slots[i] = tkSlot{key, rank}
+	for i := tkHash(lo, hi) >> h.shift; ; i = (i + 1) & mask {
+		if h.slots[i].hi == 0 {
+			h.slots[i] = tkSlot{lo, hi, rank}
 			return
 		}
 	}
 }
 
-func (h *tkTable) lookup(key uint64) uint32 {
+func (h *tkTable) lookup(lo, hi uint64) uint32 {
 	mask := uint64(len(h.slots) - 1)
-	for i := (key * 0x9E3779B97F4A7C15) >> h.shift; ; i = (i + 1) & mask {
-		s := h.slots[i]
-		if s.key == key {
+	for i := tkHash(lo, hi) >> h.shift; ; i = (i + 1) & mask {
+		s := &h.slots[i]
+		if s.hi == hi && s.lo == lo {
 			return s.rank
 		}
-		if s.key == 0 {
+		if s.hi == 0 {
 			return tkNoRank
 		}
 	}
@@ -80,11 +99,11 @@ func (h *tkTable) lookup(key uint64) uint32 {
 
 // rank returns the rank of token b, or tkNoRank.
 func (t *TiktokenBPE) rank(b []byte) uint32 {
-	if len(b) <= 7 {
+	if len(b) <= tkMaxPacked {
 		if len(b) == 2 {
 			return t.pairRank[uint16(b[0])<<8|uint16(b[1])]
 		}
-		return t.short.lookup(tkShortKey(b))
+		return t.short.lookup(tkKey(b))
 	}
 	if r, ok := t.ranks[string(b)]; ok {
 		return r
