@@ -77,7 +77,9 @@ const maxDocument = 1 << 30
 //   - document modes: for each non-empty document d, BOS ++ Encode(d) ++ EOS.
 //
 // EncodeStream stops at the first error of r, of emit or of ctx and returns
-// it; batches emitted before the error stay emitted.
+// it; batches emitted before the error stay emitted. When emit fails or ctx
+// is cancelled it returns at once, even if r is blocked in Read: the
+// goroutine reading r then ends when that Read returns.
 func EncodeStream(ctx context.Context, tok Tokenizer, r io.Reader, opts StreamOptions, emit func(*Batch) error) error {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.NumCPU()
@@ -131,7 +133,16 @@ func EncodeStream(ctx context.Context, tok Tokenizer, r io.Reader, opts StreamOp
 	}
 
 	var err error
-	for j := range s.order {
+	for err == nil {
+		var j *job
+		var ok bool
+		select {
+		case j, ok = <-s.order:
+		case <-ctx.Done():
+		}
+		if !ok {
+			break
+		}
 		var b *Batch
 		select {
 		case b = <-j.out:
@@ -140,20 +151,19 @@ func EncodeStream(ctx context.Context, tok Tokenizer, r io.Reader, opts StreamOp
 		if b == nil {
 			break
 		}
-		if err = emit(b); err != nil {
-			break
-		}
+		err = emit(b)
 	}
-	cancel()
-	// Drain so the producer is never left blocked on a full order queue.
-	for range s.order {
-	}
-	wg.Wait()
-	switch {
-	case err != nil:
-		return err
-	case readErr != nil && !errors.Is(readErr, context.Canceled):
+	if err == nil && parent.Err() == nil {
+		// All input read and emitted: the goroutines are done or ending.
+		wg.Wait()
 		return readErr
+	}
+	// Emit failed or ctx was cancelled: return at once. The producer may be
+	// blocked in r.Read; it and the workers end on their own, without
+	// calling emit again.
+	cancel()
+	if err != nil {
+		return err
 	}
 	return parent.Err()
 }
