@@ -82,7 +82,8 @@ type job struct {
 	dynamic        bool         // parts claim column chunks (see dynamicEntry)
 	w              int          // dynamic: chunk width
 	claim          atomic.Int64 // dynamic: next chunk
-	packed         atomic.Int64 // dynamic: parts done packing A
+	pclaim         atomic.Int64 // dynamic: next A panel to pack
+	packed         atomic.Int64 // dynamic: A panels packed
 	apack          []float32    // dynamic: all of A, packed (when not read in place)
 	wg             sync.WaitGroup
 }
@@ -134,6 +135,7 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 				continue
 			}
 			j.claim.Store(0)
+			j.pclaim.Store(0)
 			j.packed.Store(0)
 			parallel(j)
 		}
@@ -320,7 +322,7 @@ func (kn *kernel) panel(buf *buffers, direct bool, ap []float32, lda, mr, kc, nb
 // parts share the columns out as they go rather than fixed in advance: a
 // slow or descheduled goroutine then costs one chunk's time, not half the
 // work. A is read in place, or packed once, all of it, by the parts
-// together; then each part claims chunks of j.w columns from j.claim and,
+// together (claiming panels too); then each part claims chunks of j.w columns from j.claim and,
 // for each K block, packs that chunk of B and runs every A micro-panel
 // over it. Chunks are independent (a chunk owns its columns of C across
 // all K blocks), so the parts never wait for each other after packing.
@@ -335,17 +337,23 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 	direct := kn.direct(a)
 	npan := ceilDiv(m, MR)
 	if !direct {
-		// Pack A: K block pi, panel q at pi*npan*MR*kn.kc + q*MR*kc.
-		lo, hi := rangeOf(part, j.parts, npan, 1)
-		for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
-			kc := min(kn.kc, k-pc)
-			base := pi * npan * MR * kn.kc
-			if lo < hi {
-				packA(buf, j.apack[base+lo*MR*kc:], a, lo*MR, min(m, hi*MR)-lo*MR, pc, kc, MR)
+		// Pack A, panel by claimed panel: K block pi, panel q at
+		// pi*npan*MR*kn.kc + q*MR*kc. Then wait for the panels others
+		// claimed; a goroutine waits only on work in progress, never on a
+		// part that has not started, so parts queued behind other jobs
+		// cannot deadlock.
+		for {
+			q := int(j.pclaim.Add(1) - 1)
+			if q >= npan {
+				break
 			}
+			for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
+				kc := min(kn.kc, k-pc)
+				packA(buf, j.apack[pi*npan*MR*kn.kc+q*MR*kc:], a, q*MR, min(MR, m-q*MR), pc, kc, MR)
+			}
+			j.packed.Add(1)
 		}
-		j.packed.Add(1)
-		for j.packed.Load() < int64(j.parts) {
+		for j.packed.Load() < int64(npan) {
 			runtime.Gosched()
 		}
 	}

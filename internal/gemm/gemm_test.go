@@ -310,3 +310,42 @@ func TestNoAllocs(t *testing.T) {
 		SetThreads(old)
 	}
 }
+
+// TestConcurrent runs multiplies from several goroutines at once with more
+// parts than workers can take at a time: the parts of different calls
+// queue behind each other and must neither deadlock nor mix.
+func TestConcurrent(t *testing.T) {
+	defer SetThreads(SetThreads(3))
+	m, n, k := 40, 300, 450
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			a, b := make([]float32, m*k), make([]float32, k*n)
+			for i := range a {
+				a[i] = float32(r.NormFloat64())
+			}
+			for i := range b {
+				b[i] = float32(r.NormFloat64())
+			}
+			want := make([]float32, m*n)
+			batchedRef(1, m, n, k, 1, RowMajor(a, m).T(), RowMajor(b, n), 0, RowMajor(want, n))
+			for it := 0; it < 10; it++ {
+				c := make([]float32, m*n)
+				Sgemm(true, false, m, n, k, 1, a, m, b, n, 0, c, n)
+				for i := range c {
+					if d := math.Abs(float64(c[i] - want[i])); d > 1e-3 {
+						done <- fmt.Errorf("goroutine %d: c[%d] = %g, want %g", g, i, c[i], want[i])
+						return
+					}
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
