@@ -321,3 +321,29 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestTrainThenEncode(t *testing.T) {
+	dir := t.TempDir()
+	text := corpus(t)[:60000]
+	os.WriteFile(filepath.Join(dir, "in.txt"), text, 0o644)
+	r := mustRun(t, dir, nil, "train", "--vocab", "600", "in.txt", "-o", "v.tiktoken")
+	if !strings.Contains(string(r.stderr), "learned a vocabulary of 600 tokens") {
+		t.Errorf("summary: %s", r.stderr)
+	}
+	again := mustRun(t, dir, text, "train", "--vocab", "600", "-q")
+	if v, _ := os.ReadFile(filepath.Join(dir, "v.tiktoken")); !bytes.Equal(v, again.stdout) {
+		t.Error("train is not deterministic (or -o differs from stdout)")
+	}
+	mustRun(t, dir, nil, "-t", "v.tiktoken", "--sep", "blank", "--eos", "in.txt", "-o", "d.bin")
+	in := shardInfoOf(t, dir, "d.bin")
+	if in.Vocab != 600 || !strings.HasPrefix(in.Identity, "tiktoken:custom:") || in.Tokens > int64(len(text))/2 {
+		t.Errorf("info: %+v", in)
+	}
+	d := mustRun(t, dir, nil, "decode", "-t", "v.tiktoken", "d.bin")
+	if !strings.Contains(string(d.stdout), "<|eos|>First Citizen:") {
+		t.Errorf("decoded: %.100q", d.stdout)
+	}
+	if r := runBin(t, dir, nil, "train", "--vocab", "100", "in.txt"); r.code != 2 || !strings.Contains(string(r.stderr), "at least 258") {
+		t.Errorf("tiny vocab: %d %s", r.code, r.stderr)
+	}
+}
