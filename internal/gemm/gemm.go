@@ -4,9 +4,18 @@
 // transposes, slices and batches of a surface are read in place; fp16
 // operands are converted while packing. Results accumulate in float32.
 //
-// The API is fixed; the implementation behind it (packed panels and
-// register-blocked micro-kernels in assembly where the CPU allows, a pure-Go
-// path elsewhere) may change.
+// The API is fixed; the implementation behind it may change. Today: B is
+// packed into panels of NR columns (fp16 decoded on the way), A is read in
+// place or packed into panels of MR rows, and a register-blocked
+// micro-kernel computes MR×NR tiles of C, blocked for the caches (K in the
+// L1-resident A panel, N in the L2-resident B block). On amd64 the kernels
+// are avo-generated assembly (see _asm): AVX-512 14×32 or AVX2+FMA 6×16,
+// chosen at run time from internal/cpu; elsewhere, or with the purego build
+// tag, a 4×4 kernel in Go runs behind the same blocking. Large multiplies
+// are shared among Threads() goroutines from a persistent pool; batches of
+// small ones are shared by batch entry. Steady-state calls do not allocate.
+// Impl names the kernel in use. NEON and Accelerate on arm64 are not
+// written yet: darwin/arm64 runs the Go kernel.
 package gemm
 
 import "github.com/anekit/anekit/internal/f16"
