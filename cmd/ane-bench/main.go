@@ -18,7 +18,7 @@ import (
 )
 
 // commands lists the subcommands; each file adds its constructor here.
-var commands = []func() *cli.Command{gemmCommand, convertCommand, milCommand}
+var commands = []func() *cli.Command{gemmCommand, convertCommand, milCommand, bundleCommand}
 
 func main() {
 	app := &cli.App{
@@ -27,8 +27,17 @@ func main() {
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 	}
-	for _, c := range commands {
-		app.Commands = append(app.Commands, c())
+	app.Action = func(c *cli.Context) error {
+		if c.NArg() > 0 {
+			return usageError(fmt.Sprintf("unknown command %q", c.Args().First()))
+		}
+		return cli.ShowAppHelp(c)
+	}
+	app.OnUsageError = onUsageError
+	for _, mk := range commands {
+		c := mk()
+		c.OnUsageError = onUsageError
+		app.Commands = append(app.Commands, c)
 	}
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "ane-bench:", err)
@@ -43,6 +52,10 @@ func exitCode(err error) int {
 	}
 	return 1
 }
+
+// onUsageError turns a flag parsing error into a usageError, so it is
+// reported as one line instead of with the help text.
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError(err.Error()) }
 
 // usageError marks errors in flags or arguments.
 type usageError string
