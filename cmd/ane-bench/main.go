@@ -21,6 +21,13 @@ import (
 var commands = []func() *cli.Command{gemmCommand, convertCommand, milCommand, bundleCommand}
 
 func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "ane-bench:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+func newApp() *cli.App {
 	app := &cli.App{
 		Name:            "ane-bench",
 		Usage:           "measure anekit's kernels on this machine",
@@ -39,10 +46,7 @@ func main() {
 		c.OnUsageError = onUsageError
 		app.Commands = append(app.Commands, c)
 	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "ane-bench:", err)
-		os.Exit(exitCode(err))
-	}
+	return app
 }
 
 // exitCode is 2 for bad usage, 1 for anything else.
