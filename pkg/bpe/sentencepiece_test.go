@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -336,5 +338,36 @@ func TestSentencePieceRoundTrip(t *testing.T) {
 	// Invalid bytes become byte pieces: <0xFF> is id 3+0xFF.
 	if got := tok.Encode(nil, []byte("a\xffb")); !slices.Equal(got, []uint32{263, 258, 29890}) {
 		t.Errorf("Encode(a\\xffb) = %v, want [263 258 29890]", got)
+	}
+}
+
+// TestSentencePieceConcurrent encodes from several goroutines at once
+// through one tokenizer (and its shared cache); run with -race.
+func TestSentencePieceConcurrent(t *testing.T) {
+	d := spShared(t)
+	lines := readSPCases(t, filepath.Join(d, "conformance", "sentencepiece", "tinyshakespeare.lines.jsonl"))
+	lines = lines[:4000]
+	tok := llama2Tokenizers(t)["llama2-tokenizer.model"]
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ids []uint32
+			for i := range lines {
+				c := lines[(i*7+g*1000)%len(lines)]
+				ids = tok.Encode(ids[:0], []byte(c.Text))
+				if !slices.Equal(ids, c.IDs) && !(len(ids) == 0 && len(c.IDs) == 0) {
+					errs <- fmt.Sprintf("goroutine %d: Encode(%q) = %v, want %v", g, c.Text, ids, c.IDs)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
