@@ -333,7 +333,7 @@ func encodeAction(c *cli.Context) error {
 	if !c.Bool("quiet") {
 		secs := time.Since(start).Seconds()
 		ntok := ntrain + nval
-		msg := fmt.Sprintf("ane-tokenize: %d tokens from %d bytes (%.3f tokens/byte) in %.2fs, %.1f MB/s, %s",
+		msg := fmt.Sprintf("ane-tokenize: %d tokens from %d bytes (%.3f tokens/byte) in %.3fs, %.1f MB/s, %s",
 			ntok, nbytes, float64(ntok)/max(1, float64(nbytes)), secs, float64(nbytes)/1e6/max(secs, 1e-9), tok.Identity())
 		if so.Mode != bpe.SepNone {
 			msg += fmt.Sprintf(", %d documents", nDocs)
