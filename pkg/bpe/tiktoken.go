@@ -34,6 +34,7 @@ type TiktokenBPE struct {
 	pairRank *[1 << 16]uint32 // rank of each 2-byte token, tkNoRank if none
 	short    tkTable          // tokens of up to tkMaxPacked bytes
 	cache    *tkCache
+	maxLen   int // longest token, in bytes
 	specials map[string]uint32 // literal -> id
 	special  map[uint32]string // id -> literal
 	vocab    int
@@ -156,6 +157,7 @@ func newTiktokenBPE(name string, tokens [][]byte, specials map[string]uint32, pr
 		t.off[2*id], t.off[2*id+1] = pos, pos+uint32(len(tok))
 		if len(tok) > 0 {
 			t.ranks[t.arena[pos:pos+uint32(len(tok))]] = uint32(id)
+			t.maxLen = max(t.maxLen, len(tok))
 		}
 		pos += uint32(len(tok))
 	}

@@ -1,7 +1,6 @@
 package bpe
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"hash/maphash"
 	"sync/atomic"
@@ -104,6 +103,9 @@ func (t *TiktokenBPE) rank(b []byte) uint32 {
 			return t.pairRank[uint16(b[0])<<8|uint16(b[1])]
 		}
 		return t.short.lookup(tkKey(b))
+	}
+	if len(b) > t.maxLen {
+		return tkNoRank
 	}
 	if r, ok := t.ranks[string(b)]; ok {
 		return r
@@ -220,22 +222,56 @@ type tkPair struct {
 	pos, end int32
 }
 
+// tkPairHeap is a binary min-heap of candidate merges ordered by (rank,
+// position), typed to avoid the boxing of container/heap.
 type tkPairHeap []tkPair
 
-func (h tkPairHeap) Len() int { return len(h) }
-func (h tkPairHeap) Less(i, j int) bool {
+func (h tkPairHeap) less(i, j int) bool {
 	if h[i].rank != h[j].rank {
 		return h[i].rank < h[j].rank
 	}
 	return h[i].pos < h[j].pos
 }
-func (h tkPairHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *tkPairHeap) Push(x any)   { *h = append(*h, x.(tkPair)) }
-func (h *tkPairHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h tkPairHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h *tkPairHeap) push(p tkPair) {
+	*h = append(*h, p)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !s.less(i, parent) {
+			break
+		}
+		s[i], s[parent] = s[parent], s[i]
+		i = parent
+	}
+}
+
+func (h *tkPairHeap) pop() tkPair {
+	s := *h
+	top := s[0]
+	s[0] = s[len(s)-1]
+	*h = s[:len(s)-1]
+	h.down(0)
+	return top
 }
 
 // mergeLong gives the same result as mergeShort in O(n log n): the parts
@@ -256,9 +292,11 @@ func (t *TiktokenBPE) mergeLong(dst []uint32, p []byte) []uint32 {
 			h = append(h, tkPair{r, i, i + 2})
 		}
 	}
-	heap.Init(&h)
-	for h.Len() > 0 {
-		c := heap.Pop(&h).(tkPair)
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+	for len(h) > 0 {
+		c := h.pop()
 		if !alive[c.pos] || next[c.pos] >= n || next[next[c.pos]] != c.end {
 			continue // one of the two parts has changed since c was pushed
 		}
@@ -269,13 +307,13 @@ func (t *TiktokenBPE) mergeLong(dst []uint32, p []byte) []uint32 {
 		prev[c.end] = c.pos
 		if c.end < n {
 			if r := t.rank(p[c.pos:next[c.end]]); r != tkNoRank {
-				heap.Push(&h, tkPair{r, c.pos, next[c.end]})
+				h.push(tkPair{r, c.pos, next[c.end]})
 			}
 		}
 		if c.pos > 0 {
 			q := prev[c.pos]
 			if r := t.rank(p[q:c.end]); r != tkNoRank {
-				heap.Push(&h, tkPair{r, q, c.end})
+				h.push(tkPair{r, q, c.end})
 			}
 		}
 	}
