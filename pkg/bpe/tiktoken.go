@@ -34,7 +34,7 @@ type TiktokenBPE struct {
 	pairRank *[1 << 16]uint32 // rank of each 2-byte token, tkNoRank if none
 	short    tkTable          // tokens of up to tkMaxPacked bytes
 	cache    *tkCache
-	maxLen   int // longest token, in bytes
+	maxLen   int               // longest token, in bytes
 	specials map[string]uint32 // literal -> id
 	special  map[uint32]string // id -> literal
 	vocab    int
