@@ -393,3 +393,82 @@ func TestHeadNormBackward(t *testing.T) {
 		t.Errorf("dw relative error %.3g", e)
 	}
 }
+
+// TestBundleForwardPadded runs the forward pass of the tiny model (GQA)
+// with seq_len 100, which the kernels pad to 128 positions, from a bundle,
+// against the float64 reference over the 100 real positions.
+func TestBundleForwardPadded(t *testing.T) {
+	c := kernelTestConfigs(t)[0]
+	c.SeqLen = 100
+	ks, err := BuildKernels(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks.S != 128 {
+		t.Fatalf("S = %d, want 128", ks.S)
+	}
+	for _, k := range ks.Kernels {
+		if vs := mil.Validate(k.Program); len(vs) > 0 {
+			t.Errorf("%s: %v", k.Name, vs[0])
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "tiny.aneb")
+	if err := ks.WriteBundle(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, bc, err := OpenBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := anert.Open("cpu")
+	defer dev.Close()
+	w64 := RandomWeights[float64](c, 9)
+	for i := range w64.TokenEmbedding {
+		w64.TokenEmbedding[i] *= 50 // logits of a useful size
+	}
+	m, err := NewBundleModel(dev, b, bc, ConvertWeights[float32](c, w64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.SyncWeights(); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(4))
+	tokens := make([]int, ks.S)
+	for i := range tokens {
+		tokens[i] = rng.Intn(c.VocabSize)
+	}
+	logits := make([]float32, c.VocabSize*ks.S)
+	if err := m.Forward(tokens, logits); err != nil {
+		t.Fatal(err)
+	}
+	want := Forward(c, w64, tokens[:c.SeqLen])
+	got := make([]float32, 0, c.SeqLen*c.VocabSize)
+	var flat []float64
+	for p := 0; p < c.SeqLen; p++ {
+		for v := 0; v < c.VocabSize; v++ {
+			got = append(got, logits[v*ks.S+p])
+			flat = append(flat, want[p][v])
+		}
+	}
+	e := relErr(got, flat)
+	t.Logf("tiny, seq_len 100 padded to 128: logits max rel err %.2e", e)
+	if !(e <= 1e-2) {
+		t.Errorf("logits relative error %.3g > 1e-2", e)
+	}
+	// The layers matter: without their branches the logits are far off.
+	off := ConvertWeights[float64](c, w64)
+	for i := range off.Layers {
+		clear(off.Layers[i].Wo)
+		clear(off.Layers[i].W2)
+	}
+	bare := Forward(c, off, tokens[:c.SeqLen])
+	flat = flat[:0]
+	for p := 0; p < c.SeqLen; p++ {
+		flat = append(flat, bare[p]...)
+	}
+	if e0 := relErr(got, flat); e0 < 100*e {
+		t.Errorf("the layers change the logits by %.3g only, error %.3g: the check is too weak", e0, e)
+	}
+}
