@@ -28,6 +28,9 @@ import (
 //   - Byte pieces that do not form valid UTF-8: sentencepiece decodes each
 //     to U+FFFD; Decode writes the raw bytes.
 //
+// So Decode(Encode(x)) == x for every x, valid UTF-8 or not, except that a
+// literal "▁" in x comes back as a space (as in sentencepiece).
+//
 // Encoding follows sentencepiece: the text is normalized (a dummy-prefix
 // "▁" (U+2581) is put in front if the model says add_dummy_prefix, every
 // space becomes "▁"), split into characters (user-defined pieces are
@@ -252,7 +255,7 @@ func NewSentencePiece(m *format.SPModel, name string) (*SentencePiece, error) {
 		return fail("unsupported trainer_spec.treat_whitespace_as_suffix = true")
 	case len(m.Pieces) == 0:
 		return fail("no pieces")
-	case len(m.Pieces) > 1<<31-1:
+	case len(m.Pieces) > 1<<30:
 		return fail("too many pieces")
 	}
 	n := len(m.Pieces)
