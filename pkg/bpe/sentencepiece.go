@@ -709,7 +709,7 @@ func (t *SentencePiece) encode(dst []uint32, text []byte, prefix bool) []uint32 
 		return dst
 	}
 	s := t.scratch.Get().(*spScratch)
-	defer t.scratch.Put(s)
+	defer t.putScratch(s)
 	s.base = len(dst)
 	if !t.segment {
 		s.segBase = s.base
@@ -753,7 +753,7 @@ func (t *SentencePiece) encodeWhole(dst []uint32, text []byte, prefix bool) []ui
 		return dst
 	}
 	s := t.scratch.Get().(*spScratch)
-	defer t.scratch.Put(s)
+	defer t.putScratch(s)
 	s.base, s.segBase = len(dst), len(dst)
 	return t.encodeSegment(s, dst, text, prefix)
 }
@@ -803,6 +803,16 @@ func (t *SentencePiece) encodeCached(s *spScratch, dst []uint32, seg []byte, h u
 		dst = append(dst[:n0], dst[n0+1:]...)
 	}
 	return dst
+}
+
+// putScratch returns s to the pool, dropping buffers grown for a huge
+// segment so that the pool does not keep them alive.
+func (t *SentencePiece) putScratch(s *spScratch) {
+	const keep = 1 << 16
+	if cap(s.norm) > 3*keep || cap(s.syms) > keep || cap(s.heap) > keep {
+		*s = spScratch{}
+	}
+	t.scratch.Put(s)
 }
 
 // spScratch is the per-call working memory of the encoder.
