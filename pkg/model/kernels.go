@@ -29,7 +29,7 @@ import (
 //	CPU     dffn = α·dy
 //	ffn_bwd (dffn, h1, h3; W2 W1 W3) -> dx2norm, dh1, dh3
 //	CPU     dx2 = dy + RMSNormBackward(dx2norm);  do = α·dx2
-//	attn_bwd (do, q_rope, k_rope, v; Wo [Wq Wk Wv])
+//	attn_bwd (do, q_rope, k_rope, v, attn; Wo [Wq Wk Wv])
 //	        -> [dxnorm] dq, dk, dv          (without qk_norm: QKV fused)
 //	        -> dq_norm, dk_norm, dv          (with qk_norm)
 //	CPU     (qk_norm) dq, dk = HeadNormBackward(dq_norm, q), (dk_norm, k)
@@ -415,11 +415,12 @@ func (g *gen) ffnBwd() (*Kernel, error) {
 }
 
 // attnBwd: input do [D,S] (= α·∂L/∂x2) | q_rope [QD,S] | k_rope [KVD,S] |
-// v [KVD,S] | Wo raw [D,QD] | (without qk_norm) Wq, Wk, Wv raw. It
+// v [KVD,S] | attn [QD,S] (attn_fwd's output, for the softmax backward's
+// row sums) | Wo raw [D,QD] | (without qk_norm) Wq, Wk, Wv raw. It
 // recomputes the attention probabilities P, and with da = Woᵀ·do, per
 // query head h on kv head j = h/R:
 //
-//	dv_j += P_hᵀ·da_h,  dP_h = da_h·v_jᵀ,  dS_h = P_h⊙(dP_h − rowsum(P_h⊙dP_h))/√HD,
+//	dv_j += P_hᵀ·da_h,  dP_h = da_h·v_jᵀ,  dS_h = P_h⊙(dP_h − rowsum(da_h⊙attn_h))/√HD,
 //	dq_h = RoPEᵀ(dS_h·k_j),  dk_j += RoPEᵀ(dS_hᵀ·q_h)
 //
 // Output: without qk_norm dxnorm = Wqᵀdq + Wkᵀdk + Wvᵀdv [D], dq [QD], dk,
@@ -435,6 +436,7 @@ func (g *gen) attnBwd() (*Kernel, error) {
 	in.act("q_rope", QD, S)
 	in.act("k_rope", KVD, S)
 	in.act("v", KVD, S)
+	in.act("attn", QD, S)
 	in.weight("wo", srcWo, D, QD, false)
 	if fused {
 		in.weight("wq", srcWq, QD, D, false)
@@ -450,10 +452,15 @@ func (g *gen) attnBwd() (*Kernel, error) {
 	p := k.probs(q, kT)                  // [1,NKV,R·S,S]
 	dvT := k.MatMul(da, p, true, false)  // [1,NKV,HD,S]
 	dp := k.MatMul(da, vT, false, false) // [1,NKV,R·S,S]
-	sum := k.Reduce("reduce_sum", k.Mul(p, dp), []int{-1}, true)
-	ds := k.Mul(k.Mul(p, k.Sub(dp, sum)), k.FP16(1/math.Sqrt(float64(HD))))
-	dq := k.MatMul(ds, kT, false, true) // [1,NKV,R·S,HD]
-	dkT := k.MatMul(q, ds, true, false) // [1,NKV,HD,S]
+	// rowsum(P⊙dP) = rowsum(P⊙(da·vᵀ)) = rowsum(da⊙(P·v)) = rowsum(da⊙attn):
+	// a pass over [R·S, HD] instead of [R·S, S].
+	o := k.Reshape(k.heads(k.region("attn"), NH), 1, NKV, R*S, HD)
+	sum := k.Reduce("reduce_sum", k.Mul(da, o), []int{-1}, true)
+	// The 1/√HD of dS is applied to the (smaller) products, not to dS.
+	ds := k.Mul(p, k.Sub(dp, sum))
+	scale := k.FP16(1 / math.Sqrt(float64(HD)))
+	dq := k.Mul(k.MatMul(ds, kT, false, true), scale) // [1,NKV,R·S,HD]
+	dkT := k.Mul(k.MatMul(q, ds, true, false), scale) // [1,NKV,HD,S]
 	dq = k.rope(k.Reshape(dq, 1, NH, S, HD), NH, true)
 	dk := k.rope(k.Transpose(dkT, 0, 1, 3, 2), NKV, true)
 	dqc, dkc := k.unheads(dq, NH), k.unheads(dk, NKV) // [1,QD,1,S], [1,KVD,1,S]

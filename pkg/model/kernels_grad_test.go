@@ -166,7 +166,7 @@ func checkGradients(t *testing.T, c Config) {
 		do := make([]float32, D*S)
 		Scale(do, dx2, alpha)
 		write("attn_bwd", l, "do", do)
-		for _, a := range []string{"q_rope", "k_rope", "v"} {
+		for _, a := range []string{"q_rope", "k_rope", "v", "attn"} {
 			feed("attn_bwd", l, a, "attn_fwd", a)
 		}
 		eval("attn_bwd", l)

@@ -105,6 +105,9 @@ func refKernel(c Config, name string, S int, in map[string][]float64, l *Layer[f
 		return a, att
 	}
 	switch name {
+	case "attn_core": // attention output of given q_rope, k_rope, v
+		a, _ := attention(rows(in["q_rope"], QD, S), rows(in["k_rope"], KVD, S), rows(in["v"], KVD, S))
+		out["attn"] = cols(a)
 	case "attn_fwd":
 		x := rows(in["xnorm"], D, S)
 		q, k, v := matmulRows(l.Wq, x, QD), matmulRows(l.Wk, x, KVD), matmulRows(l.Wv, x, KVD)
@@ -213,6 +216,19 @@ func kernelInputs(k *Kernel, seed int64) map[string][]float64 {
 	return in
 }
 
+// consistentInputs replaces attn_bwd's "attn" input with the attention
+// output of its q_rope, k_rope and v inputs, as the forward would give it.
+func consistentInputs(c Config, k *Kernel, S int, in map[string][]float64) {
+	if k.Name != "attn_bwd" {
+		return
+	}
+	l := &Layer[float64]{Wo: make([]float64, c.Dim*c.QDim())}
+	out := refKernel(c, "attn_core", S, in, l)
+	a := out["attn"]
+	roundHalf(a)
+	in["attn"] = a
+}
+
 // packInput fills a surface from the layout alone: weights of layer 0 from
 // w (transposed where the region says), activations from acts.
 func packInput(t testing.TB, s *anert.Surface, c Config, k *Kernel, w *Weights[float64], acts map[string][]float64) {
@@ -305,6 +321,7 @@ func checkKernel(t *testing.T, dev anert.Device, ks *KernelSet, k *Kernel, w *We
 	}
 	defer b.Close()
 	acts := kernelInputs(k, seed)
+	consistentInputs(c, k, ks.S, acts)
 	packInput(t, b.In(), c, k, w, acts)
 	if err := b.Eval(); err != nil {
 		t.Fatal(err)
@@ -338,6 +355,7 @@ func TestKernelsMilref(t *testing.T) {
 	w := kernelWeights(c, 3)
 	for ki, k := range ks.Kernels {
 		acts := kernelInputs(k, int64(ki))
+		consistentInputs(c, k, ks.S, acts)
 		s, _ := anert.NewSurface(k.In.Shape[1], k.In.Shape[3])
 		packInput(t, s, c, k, w, acts)
 		in := make([]float64, len(s.Halves()))
