@@ -3,45 +3,21 @@ package main
 import (
 	"errors"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 	"github.com/anekit/anekit/pkg/anert/cpu"
 	"github.com/anekit/anekit/pkg/mil"
 )
 
-// sharedMIL returns ../shared/conformance/mil beside the repository root, or skips t.
-func sharedMIL(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared", "conformance", "mil")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("conformance corpus absent (%v): skipping", err)
-	}
-	return s
-}
-
 // The harness end to end, with the strict CPU backend standing in for the
 // device: every kernel runs, agrees within 1e-2, and the differences that
 // fp16 rounding makes are seen (not all zero).
 func TestCheckSelfTest(t *testing.T) {
-	dir := filepath.Join(sharedMIL(t), "small")
+	dir := filepath.Join(sharedtest.Path(t, "conformance", "mil"), "small")
 	files, err := milFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +83,7 @@ func TestCompareOutputs(t *testing.T) {
 }
 
 func TestBlobSourceOverride(t *testing.T) {
-	small := filepath.Join(sharedMIL(t), "small")
+	small := filepath.Join(sharedtest.Path(t, "conformance", "mil"), "small")
 	a, err := blobSource(small, "")("@model_path/weights/mask.bin")
 	if err != nil {
 		t.Fatal(err)

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 func benchSetup(b *testing.B) (*SentencePiece, []byte) {
-	d := spShared(b)
+	d := sharedtest.Dir(b, "conformance/sentencepiece")
 	tok, err := LoadSentencePiece(filepath.Join(d, "data", "llama2-tokenizer.model"))
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +37,7 @@ func BenchmarkSentencePieceWhole(b *testing.B) {
 // fresh tokenizer (empty cache) for every run.
 func BenchmarkSentencePieceWholeCold(b *testing.B) {
 	_, text := benchSetup(b)
-	data, err := os.ReadFile(filepath.Join(spShared(b), "data", "llama2-tokenizer.model"))
+	data, err := os.ReadFile(filepath.Join(sharedtest.Dir(b, "conformance/sentencepiece"), "data", "llama2-tokenizer.model"))
 	if err != nil {
 		b.Fatal(err)
 	}

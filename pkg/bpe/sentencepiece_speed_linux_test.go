@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 // threadCPU returns the CPU time used by the calling OS thread.
@@ -29,7 +31,7 @@ func TestSentencePieceSpeed(t *testing.T) {
 	if os.Getenv("ANEKIT_SPEED") == "" {
 		t.Skip("set ANEKIT_SPEED=1 to measure encoding speed")
 	}
-	d := spShared(t)
+	d := sharedtest.Dir(t, "conformance/sentencepiece")
 	data, err := os.ReadFile(filepath.Join(d, "data", "llama2-tokenizer.model"))
 	if err != nil {
 		t.Fatal(err)

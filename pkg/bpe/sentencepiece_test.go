@@ -12,37 +12,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// spShared returns <repo>/../shared, or skips the test when it is absent.
-func spShared(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(d, "conformance", "sentencepiece")); err != nil {
-		t.Skipf("SentencePiece conformance data absent (want %s/conformance/sentencepiece, see shared/conformance/README.md): %v", d, err)
-	}
-	return d
-}
+	"github.com/anekit/anekit/internal/sharedtest"
+)
 
 // llama2Tokenizers loads the Llama 2 vocabulary from both the llama2.c
 // tokenizer.bin and the sentencepiece tokenizer.model.
 func llama2Tokenizers(t testing.TB) map[string]*SentencePiece {
 	t.Helper()
-	d := spShared(t)
+	d := sharedtest.Dir(t, "conformance/sentencepiece")
 	out := map[string]*SentencePiece{}
 	for _, f := range []string{"llama2-tokenizer.bin", "llama2-tokenizer.model"} {
 		tok, err := LoadSentencePiece(filepath.Join(d, "data", f))
@@ -102,7 +80,7 @@ func readU16(t testing.TB, path string) []uint32 {
 }
 
 func TestSentencePieceConformance(t *testing.T) {
-	d := spShared(t)
+	d := sharedtest.Dir(t, "conformance/sentencepiece")
 	edge := readSPCases(t, filepath.Join(d, "conformance", "sentencepiece", "edge-cases.jsonl"))
 	lines := readSPCases(t, filepath.Join(d, "conformance", "sentencepiece", "tinyshakespeare.lines.jsonl"))
 	whole, err := os.ReadFile(filepath.Join(d, "data", "tinyshakespeare.txt"))
@@ -176,7 +154,7 @@ func TestSentencePieceLlama2Identity(t *testing.T) {
 // Encode, the rest with EncodeTail) and checks that the concatenation is
 // sentencepiece's encoding of the whole text.
 func TestSentencePieceSplitChunks(t *testing.T) {
-	d := spShared(t)
+	d := sharedtest.Dir(t, "conformance/sentencepiece")
 	whole, err := os.ReadFile(filepath.Join(d, "data", "tinyshakespeare.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +239,7 @@ func TestSentencePieceSplitPointProperty(t *testing.T) {
 }
 
 func TestSentencePieceDecode(t *testing.T) {
-	d := spShared(t)
+	d := sharedtest.Dir(t, "conformance/sentencepiece")
 	edge := readSPCases(t, filepath.Join(d, "conformance", "sentencepiece", "edge-cases.jsonl"))
 	lines := readSPCases(t, filepath.Join(d, "conformance", "sentencepiece", "tinyshakespeare.lines.jsonl"))
 	for name, tok := range llama2Tokenizers(t) {
@@ -344,7 +322,7 @@ func TestSentencePieceRoundTrip(t *testing.T) {
 // TestSentencePieceConcurrent encodes from several goroutines at once
 // through one tokenizer (and its shared cache); run with -race.
 func TestSentencePieceConcurrent(t *testing.T) {
-	d := spShared(t)
+	d := sharedtest.Dir(t, "conformance/sentencepiece")
 	lines := readSPCases(t, filepath.Join(d, "conformance", "sentencepiece", "tinyshakespeare.lines.jsonl"))
 	lines = lines[:4000]
 	tok := llama2Tokenizers(t)["llama2-tokenizer.model"]

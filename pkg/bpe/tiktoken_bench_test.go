@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 // tiktokenBenchLoop runs f b.N times on a locked thread and also reports
@@ -26,7 +28,7 @@ func tiktokenBenchLoop(b *testing.B, size int, f func()) {
 }
 
 func tiktokenBenchText(b *testing.B) []byte {
-	shared := tiktokenSharedDir(b)
+	shared := sharedtest.Dir(b, "conformance/tiktoken")
 	text, err := os.ReadFile(filepath.Join(shared, "data", "tinyshakespeare.txt"))
 	if err != nil {
 		b.Skipf("tinyshakespeare.txt: %v", err)

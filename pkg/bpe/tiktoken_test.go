@@ -15,33 +15,11 @@ import (
 	"testing"
 
 	tiktokenassets "github.com/pkoukk/tiktoken-go-loader/assets"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 var tiktokenEncodings = []string{"r50k_base", "p50k_base", "cl100k_base", "o200k_base"}
-
-// tiktokenSharedDir returns <repo>/../shared, or skips the test.
-func tiktokenSharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory, so no ../shared")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "conformance", "tiktoken")); err != nil {
-		t.Skipf("shared test data not found at %s (clone it beside the repository): %v", shared, err)
-	}
-	return shared
-}
 
 func tiktokenReadU32(t testing.TB, path string) []uint32 {
 	t.Helper()
@@ -78,7 +56,7 @@ func mustTiktoken(t testing.TB, name string) *TiktokenBPE {
 }
 
 func TestTiktokenConformanceShakespeare(t *testing.T) {
-	shared := tiktokenSharedDir(t)
+	shared := sharedtest.Dir(t, "conformance/tiktoken")
 	text, err := os.ReadFile(filepath.Join(shared, "data", "tinyshakespeare.txt"))
 	if err != nil {
 		t.Skipf("tinyshakespeare.txt: %v", err)
@@ -102,7 +80,7 @@ func TestTiktokenConformanceShakespeare(t *testing.T) {
 }
 
 func TestTiktokenConformanceEdgeCases(t *testing.T) {
-	shared := tiktokenSharedDir(t)
+	shared := sharedtest.Dir(t, "conformance/tiktoken")
 	for _, name := range tiktokenEncodings {
 		t.Run(name, func(t *testing.T) {
 			tk := mustTiktoken(t, name)
@@ -284,7 +262,7 @@ func TestTiktokenMergeLong(t *testing.T) {
 // TestTiktokenSplitChunks encodes tinyshakespeare in chunks cut at
 // SplitPoint with random chunk sizes and compares with the conformance ids.
 func TestTiktokenSplitChunks(t *testing.T) {
-	shared := tiktokenSharedDir(t)
+	shared := sharedtest.Dir(t, "conformance/tiktoken")
 	text, err := os.ReadFile(filepath.Join(shared, "data", "tinyshakespeare.txt"))
 	if err != nil {
 		t.Skipf("tinyshakespeare.txt: %v", err)

@@ -3,12 +3,14 @@ package format
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/anekit/anekit/internal/f16"
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 func TestBlobRoundTrip(t *testing.T) {
@@ -93,7 +95,7 @@ func TestBlobReadErrors(t *testing.T) {
 // TestConformanceBlobs reads the mask and RoPE tables of each conformance
 // set and checks them against their definition (conformance/README.md).
 func TestConformanceBlobs(t *testing.T) {
-	dir := blobSharedDir(t)
+	dir := sharedtest.Dir(t, "conformance")
 	sets := map[string][2]int{"small": {64, 32}, "smallgqa": {64, 32}, "stories110m": {256, 64}, "qwen3_06b": {256, 128}}
 	for set, dims := range sets {
 		s, hd := dims[0], dims[1]
@@ -132,13 +134,13 @@ func TestConformanceBlobs(t *testing.T) {
 		cos, sin := read("rope_cos.bin", s*hd), read("rope_sin.bin", s*hd)
 		for p := 0; p < s; p += 7 {
 			for i := 0; i < hd/2; i++ {
-				th := float64(p) * blobPow(10000, -2*float64(i)/float64(hd))
+				th := float64(p) * math.Pow(10000, -2*float64(i)/float64(hd))
 				for j := 0; j < 2; j++ {
-					if c := cos[p*hd+2*i+j]; blobAbs(float64(c)-blobCos(th)) > 1e-3 {
-						t.Fatalf("%s cos[%d,%d] = %g, want %g", set, p, 2*i+j, c, blobCos(th))
+					if c := cos[p*hd+2*i+j]; math.Abs(float64(c)-math.Cos(th)) > 1e-3 {
+						t.Fatalf("%s cos[%d,%d] = %g, want %g", set, p, 2*i+j, c, math.Cos(th))
 					}
-					if c := sin[p*hd+2*i+j]; blobAbs(float64(c)-blobSin(th)) > 1e-3 {
-						t.Fatalf("%s sin[%d,%d] = %g, want %g", set, p, 2*i+j, c, blobSin(th))
+					if c := sin[p*hd+2*i+j]; math.Abs(float64(c)-math.Sin(th)) > 1e-3 {
+						t.Fatalf("%s sin[%d,%d] = %g, want %g", set, p, 2*i+j, c, math.Sin(th))
 					}
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 func sampleLlama2Tokenizer() *Llama2Tokenizer {
@@ -82,7 +84,7 @@ func TestLlama2TokenizerErrors(t *testing.T) {
 
 // TestLlama2TokenizerShared reads the Llama 2 tokenizer.bin, if present.
 func TestLlama2TokenizerShared(t *testing.T) {
-	path := filepath.Join(tokSharedDir(t), "data", "llama2-tokenizer.bin")
+	path := filepath.Join(sharedtest.Dir(t), "data", "llama2-tokenizer.bin")
 	tok, err := ReadLlama2TokenizerFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -101,30 +103,6 @@ func TestLlama2TokenizerShared(t *testing.T) {
 	if !bytes.Equal(data, orig) {
 		t.Errorf("MarshalBinary does not reproduce the file")
 	}
-}
-
-// tokSharedDir returns <repo>/../shared, or skips the test when absent.
-func tokSharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(d, "data")); err != nil {
-		t.Skipf("shared data folder %s is absent: %v", d, err)
-	}
-	return d
 }
 
 func FuzzLlama2TokenizerBin(f *testing.F) {

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 func sampleSPModel() *SPModel {
@@ -98,7 +100,7 @@ func TestSPModelErrors(t *testing.T) {
 }
 
 func TestSPModelShared(t *testing.T) {
-	m, err := ReadSPModelFile(filepath.Join(tokSharedDir(t), "data", "llama2-tokenizer.model"))
+	m, err := ReadSPModelFile(filepath.Join(sharedtest.Dir(t), "data", "llama2-tokenizer.model"))
 	if err != nil {
 		t.Fatal(err)
 	}

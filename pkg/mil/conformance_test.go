@@ -5,34 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
-// sharedDir returns ../shared beside the repository root, or skips t.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(s, "conformance", "mil")); err != nil {
-		t.Skipf("conformance corpus absent (%v): skipping", err)
-	}
-	return s
-}
-
 func conformanceFiles(t testing.TB) []string {
-	files, err := filepath.Glob(filepath.Join(sharedDir(t), "conformance", "mil", "*", "*.mil"))
+	files, err := filepath.Glob(filepath.Join(sharedtest.Dir(t, "conformance/mil"), "conformance", "mil", "*", "*.mil"))
 	if err != nil {
 		t.Fatal(err)
 	}

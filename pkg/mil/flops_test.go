@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 func TestCountFLOPs(t *testing.T) {
@@ -42,7 +44,7 @@ func TestCountFLOPs(t *testing.T) {
 // The conformance sdpaFwd: three projections [D,D]x[D,S], QK^T and AV per
 // head, hand-counted from the research notes' shapes.
 func TestCountFLOPsSDPA(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "conformance", "mil", "small")
+	dir := filepath.Join(sharedtest.Dir(t, "conformance/mil"), "conformance", "mil", "small")
 	src, err := os.ReadFile(filepath.Join(dir, "sdpaFwd.mil"))
 	if err != nil {
 		t.Fatal(err)

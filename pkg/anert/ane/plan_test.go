@@ -9,35 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 	_ "github.com/anekit/anekit/pkg/anert/cpu"
 	"github.com/anekit/anekit/pkg/format"
 	"github.com/anekit/anekit/pkg/mil"
 )
-
-// sharedDir returns ../shared beside the repository root, or skips t.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(s, "conformance", "mil")); err != nil {
-		t.Skipf("conformance corpus absent (%v): skipping", err)
-	}
-	return s
-}
 
 func parseFile(t *testing.T, path string) *mil.Program {
 	t.Helper()
@@ -53,7 +30,7 @@ func parseFile(t *testing.T, path string) *mil.Program {
 }
 
 func TestPlanSDPAForward(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "conformance", "mil", "small")
+	dir := filepath.Join(sharedtest.Dir(t, "conformance/mil"), "conformance", "mil", "small")
 	p := parseFile(t, filepath.Join(dir, "sdpaFwd.mil"))
 	pl, err := NewPlan(p, anert.DirBlobs(dir), true)
 	if err != nil {
@@ -96,7 +73,7 @@ func TestPlanSDPAForward(t *testing.T) {
 
 // Every conformance kernel plans, and only sdpaFwd and sdpaBwd1 carry weights.
 func TestPlanConformanceCorpus(t *testing.T) {
-	root := filepath.Join(sharedDir(t), "conformance", "mil")
+	root := filepath.Join(sharedtest.Dir(t, "conformance/mil"), "conformance", "mil")
 	for _, set := range []string{"small", "smallgqa", "stories110m", "qwen3_06b"} {
 		files, _ := filepath.Glob(filepath.Join(root, set, "*.mil"))
 		if len(files) == 0 {
@@ -232,7 +209,7 @@ func TestSurfaceProps(t *testing.T) {
 }
 
 func TestDumpFailure(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "conformance", "mil", "small")
+	dir := filepath.Join(sharedtest.Dir(t, "conformance/mil"), "conformance", "mil", "small")
 	pl, err := NewPlan(parseFile(t, filepath.Join(dir, "sdpaFwd.mil")), anert.DirBlobs(dir), true)
 	if err != nil {
 		t.Fatal(err)

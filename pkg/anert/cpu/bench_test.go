@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/anekit/anekit/internal/f16"
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 )
 
@@ -16,7 +17,7 @@ import (
 //
 //	go test ./pkg/anert/cpu -run '^$' -bench Kernels/stories110m
 func BenchmarkKernels(b *testing.B) {
-	shared := sharedDir(b)
+	shared := sharedtest.Dir(b, "conformance/mil")
 	for _, set := range []string{"small", "smallgqa", "stories110m", "qwen3_06b"} {
 		for _, name := range kernelNames {
 			b.Run(set+"/"+name, func(b *testing.B) {

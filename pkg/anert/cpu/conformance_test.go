@@ -8,34 +8,11 @@ import (
 	"testing"
 
 	"github.com/anekit/anekit/internal/f16"
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 	"github.com/anekit/anekit/pkg/mil"
 	"github.com/anekit/anekit/pkg/mil/milref"
 )
-
-// sharedDir returns <repo>/../shared, or skips the test.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(s, "conformance", "mil")); err != nil {
-		t.Skipf("conformance vectors not found at %s (../shared beside the repository): %v", s, err)
-	}
-	return s
-}
 
 var kernelNames = []string{"sdpaFwd", "woFwd", "ffnFused", "ffnBwdW2t", "ffnBwdW13t", "wotBwd", "qBwd", "kvBwd", "sdpaBwd1", "sdpaBwd2"}
 
@@ -93,7 +70,7 @@ func compareOut(b anert.Binding, ref []float64) (maxAbs, maxScaled, maxRel float
 // storage between ops gives ~0.1-0.5%; accumulated over two chained GEMMs
 // and a softmax).
 func TestConformance(t *testing.T) {
-	shared := sharedDir(t)
+	shared := sharedtest.Dir(t, "conformance/mil")
 	dev := New(Options{})
 	for _, set := range []string{"small", "smallgqa"} {
 		for _, name := range kernelNames {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/anekit/anekit/internal/f16"
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 	"github.com/anekit/anekit/pkg/mil"
 )
@@ -251,7 +252,7 @@ func TestEvalAllocs(t *testing.T) {
 		}
 	}
 	check("add", tinyAdd(t, 64, 64), nil)
-	shared := sharedDir(t)
+	shared := sharedtest.Dir(t, "conformance/mil")
 	for _, name := range kernelNames {
 		dir := filepath.Join(shared, "conformance", "mil", "small")
 		check(name, loadProgram(t, filepath.Join(dir, name+".mil")), anert.DirBlobs(dir))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/mil"
 	"github.com/anekit/anekit/pkg/mil/miltest"
 )
@@ -143,7 +144,7 @@ func TestOps(t *testing.T) {
 // input with the sets' weight blobs, and checks woFwd against y = Wᵀ·a
 // computed directly.
 func TestConformanceEval(t *testing.T) {
-	dir := sharedDir(t)
+	dir := sharedtest.Dir(t, "conformance/mil")
 	for _, set := range []string{"small", "smallgqa"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "conformance", "mil", set, "*.mil"))
 		if len(files) != 10 {
@@ -196,26 +197,6 @@ func TestConformanceEval(t *testing.T) {
 			}
 		}
 	}
-}
-
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(s, "conformance", "mil")); err != nil {
-		t.Skipf("conformance corpus absent (%v): skipping", err)
-	}
-	return s
 }
 
 func TestRandomProgramsEvaluate(t *testing.T) {
