@@ -12,6 +12,10 @@
 # medians, and the spread (max-min)/median of each side over the rounds.
 # Each call reports the median of REPS timed repetitions lasting >= 20 ms.
 # The raw per-round figures are kept in $OUT (default: a temp file).
+#
+# Then, if cgo can link OpenBLAS, bench/pair runs both sides in one process,
+# alternating every timing, and prints the median of the per-pair ratios
+# (env PAIRS, default 9): on a busy machine that is the steadier comparison.
 set -euo pipefail
 ROUNDS=${1:-5}
 REPS=${REPS:-3}
@@ -74,3 +78,10 @@ for (what, shape, th, kern), v in groups.items():
     print(f"{what:7} {shape:16} {th:>3} {kern:7} {st.median(o):8.1f} {st.median(t):8.1f} {st.median(o)/st.median(t):6.2f} {spread(o):7.0f}% {spread(t):7.0f}%   ({unit} vs {ref})")
 PY
 echo "raw figures: $OUT" >&2
+
+echo
+if (cd "$root" && go build -tags openblas -o "$work/pair" ./bench/pair) 2>/dev/null; then
+	"$work/pair" -threads 1,2 -pairs "${PAIRS:-9}"
+else
+	echo "bench/pair not built (needs cgo and libopenblas-dev); paired table skipped" >&2
+fi
