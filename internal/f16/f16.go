@@ -45,13 +45,18 @@ func FromFloat32(f float32) uint16 {
 	}
 }
 
-// ToFloat32 returns the float32 equal to the half h (exact).
+// ToFloat32 returns the float32 equal to the half h (exact). A NaN keeps
+// its sign and payload and comes back quiet, as VCVTPH2PS and Arm's FCVT
+// return it.
 func ToFloat32(h uint16) float32 {
 	sign := uint32(h&0x8000) << 16
 	exp := uint32(h>>10) & 0x1f
 	man := uint32(h & 0x3ff)
 	switch {
 	case exp == 0x1f:
+		if man != 0 {
+			man |= 0x200 // quiet
+		}
 		return math.Float32frombits(sign | 0x7f800000 | man<<13)
 	case exp != 0:
 		return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
@@ -71,16 +76,30 @@ func ToFloat32(h uint16) float32 {
 func Round(f float32) float32 { return ToFloat32(FromFloat32(f)) }
 
 // Encode converts src to halves in dst; len(dst) must be >= len(src).
+// The result is bit-identical to FromFloat32 on each element; on amd64 it
+// runs VCVTPS2PH 16 or 8 lanes at a time when the CPU has AVX-512 or F16C.
 func Encode(dst []uint16, src []float32) {
 	_ = dst[:len(src)]
+	encode(dst[:len(src)], src)
+}
+
+// Decode converts halves in src to float32 in dst; len(dst) must be >= len(src).
+// The result is bit-identical to ToFloat32 on each element; on amd64 it
+// runs VCVTPH2PS 16 or 8 lanes at a time when the CPU has AVX-512 or F16C.
+func Decode(dst []float32, src []uint16) {
+	_ = dst[:len(src)]
+	decode(dst[:len(src)], src)
+}
+
+// encodeGeneric and decodeGeneric are the portable loops, used for tails and
+// where no assembly applies. len(dst) == len(src).
+func encodeGeneric(dst []uint16, src []float32) {
 	for i, v := range src {
 		dst[i] = FromFloat32(v)
 	}
 }
 
-// Decode converts halves in src to float32 in dst; len(dst) must be >= len(src).
-func Decode(dst []float32, src []uint16) {
-	_ = dst[:len(src)]
+func decodeGeneric(dst []float32, src []uint16) {
 	for i, h := range src {
 		dst[i] = ToFloat32(h)
 	}

@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package f16
+
+// Impl names the bulk conversion path Encode and Decode take: always "go"
+// in this build.
+func Impl() string { return "go" }
+
+func encode(dst []uint16, src []float32) { encodeGeneric(dst, src) }
+
+func decode(dst []float32, src []uint16) { decodeGeneric(dst, src) }
