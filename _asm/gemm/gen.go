@@ -50,7 +50,6 @@ func main() {
 	Generate()
 }
 
-
 // kernel512 emits kern512x<mr>: AVX-512, B from two zmm loads per k step,
 // A broadcast from memory inside the FMA ({1to16}). With unpacked, it emits
 // kern512ux<mr>, which reads A's rows in place (five row pointers, the rows
