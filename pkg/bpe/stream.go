@@ -1,13 +1,13 @@
 package bpe
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -36,8 +36,9 @@ type StreamOptions struct {
 	// runtime.NumCPU().
 	Workers int
 	// ChunkSize is the target number of input bytes per unit of parallel
-	// work; <= 0 means 256 KiB. It bounds memory: at most about
-	// 2*Workers+2 chunks (text and ids) are in flight.
+	// work; <= 0 means DefaultChunkSize. It bounds memory: at most about
+	// 3*Workers+4 chunks (text and ids) are in flight, plus the longest
+	// document in a document mode.
 	ChunkSize int
 	// Mode selects how documents are delimited; Sep is the separator for
 	// SepString.
@@ -76,6 +77,11 @@ const maxDocument = 1 << 30
 //     at once, on one goroutine.
 //   - document modes: for each non-empty document d, BOS ++ Encode(d) ++ EOS.
 //
+// The input is read in blocks of about ChunkSize bytes straight into
+// reused buffers; documents are found in place (no copy per document) and
+// a batch holds all the whole documents of one block. Buffers and batches
+// are recycled once emit returns, so a long stream allocates little.
+//
 // EncodeStream stops at the first error of r, of emit or of ctx and returns
 // it; batches emitted before the error stay emitted. When emit fails or ctx
 // is cancelled it returns at once, even if r is blocked in Read: the
@@ -85,7 +91,7 @@ func EncodeStream(ctx context.Context, tok Tokenizer, r io.Reader, opts StreamOp
 		opts.Workers = runtime.NumCPU()
 	}
 	if opts.ChunkSize <= 0 {
-		opts.ChunkSize = 256 << 10
+		opts.ChunkSize = DefaultChunkSize
 	}
 	if opts.Mode == SepString && opts.Sep == "" {
 		return errors.New("bpe: EncodeStream: empty document separator")
@@ -127,7 +133,8 @@ func EncodeStream(ctx context.Context, tok Tokenizer, r io.Reader, opts StreamOp
 		go func() {
 			defer wg.Done()
 			for j := range s.jobs {
-				j.out <- s.encode(j)
+				s.encode(j)
+				j.done <- struct{}{}
 			}
 		}()
 	}
@@ -143,15 +150,17 @@ func EncodeStream(ctx context.Context, tok Tokenizer, r io.Reader, opts StreamOp
 		if !ok {
 			break
 		}
-		var b *Batch
+		done := false
 		select {
-		case b = <-j.out:
+		case <-j.done:
+			done = true
 		case <-ctx.Done():
 		}
-		if b == nil {
+		if !done {
 			break
 		}
-		err = emit(b)
+		err = emit(&j.batch)
+		s.recycle(j)
 	}
 	if err == nil && parent.Err() == nil {
 		// All input read and emitted: the goroutines are done or ending.
@@ -168,16 +177,31 @@ func EncodeStream(ctx context.Context, tok Tokenizer, r io.Reader, opts StreamOp
 	return parent.Err()
 }
 
-// A job is one unit of parallel work: a piece of text (SepNone) or a run of
-// whole documents.
+// DefaultChunkSize is the ChunkSize used when StreamOptions.ChunkSize is 0:
+// large enough that handing a block to a worker costs well under 1% of
+// encoding it, small enough that two workers share a 1 MB input evenly.
+const DefaultChunkSize = 64 << 10
+
+// A job is one unit of parallel work: a piece of text (SepNone) or a block
+// holding whole documents. Jobs and their buffers are recycled through
+// jobPool once emitted.
 type job struct {
 	text     []byte
-	ends     []int // document modes: end offsets of documents in text
+	spans    []int // document modes: start, end offset in text of each document
 	first    bool  // SepNone: the text starts the input
 	last     bool  // SepNone: the text ends the input
 	firstDoc int64
-	out      chan *Batch
+	ids      []uint32
+	ends     []int
+	batch    Batch
+	done     chan struct{} // receives one value when the job is encoded
 }
+
+var jobPool = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
+
+// maxPooled bounds the buffers a recycled job keeps (a huge document must
+// not pin its memory for the rest of the process).
+const maxPooled = 16 << 20
 
 type streamer struct {
 	tok   Tokenizer
@@ -188,10 +212,32 @@ type streamer struct {
 	order chan *job
 }
 
+func newJob() *job {
+	j := jobPool.Get().(*job)
+	j.text, j.spans = j.text[:0], j.spans[:0]
+	j.first, j.last, j.firstDoc = false, false, 0
+	return j
+}
+
+// recycle returns an emitted job to the pool.
+func (s *streamer) recycle(j *job) {
+	j.batch = Batch{}
+	if cap(j.text) > maxPooled {
+		j.text = nil
+	}
+	if cap(j.ids) > maxPooled/4 {
+		j.ids = nil
+	}
+	if cap(j.ends) > maxPooled/8 {
+		j.ends = nil
+		j.spans = nil
+	}
+	jobPool.Put(j)
+}
+
 // send queues j for a worker and for the emitter, in that order of
 // registration, so the emitter sees jobs in input order.
 func (s *streamer) send(j *job) error {
-	j.out = make(chan *Batch, 1)
 	select {
 	case s.order <- j:
 	case <-s.ctx.Done():
@@ -205,10 +251,12 @@ func (s *streamer) send(j *job) error {
 	return nil
 }
 
-func (s *streamer) encode(j *job) *Batch {
+// encode fills j.batch, reusing j's id buffers.
+func (s *streamer) encode(j *job) {
 	o := &s.opts
-	if j.ends == nil {
-		ids := make([]uint32, 0, len(j.text)/3+len(o.BOS)+len(o.EOS)+16)
+	ids := j.ids[:0]
+	if o.Mode == SepNone {
+		ids = slices.Grow(ids, len(j.text)/3+len(o.BOS)+len(o.EOS)+16)
 		if j.first {
 			ids = append(ids, o.BOS...)
 			ids = s.tok.Encode(ids, j.text)
@@ -218,57 +266,73 @@ func (s *streamer) encode(j *job) *Batch {
 		if j.last {
 			ids = append(ids, o.EOS...)
 		}
-		return &Batch{IDs: ids}
+		j.ids = ids
+		j.batch = Batch{IDs: ids}
+		return
 	}
-	n := len(j.ends)
-	ids := make([]uint32, 0, len(j.text)/3+n*(len(o.BOS)+len(o.EOS))+16)
-	ends := make([]int, n)
-	start := 0
-	for i, end := range j.ends {
+	n := len(j.spans) / 2
+	ids = slices.Grow(ids, len(j.text)/3+n*(len(o.BOS)+len(o.EOS))+16)
+	ends := j.ends[:0]
+	for i := 0; i < len(j.spans); i += 2 {
 		ids = append(ids, o.BOS...)
-		ids = s.tok.Encode(ids, j.text[start:end])
+		ids = s.tok.Encode(ids, j.text[j.spans[i]:j.spans[i+1]])
 		ids = append(ids, o.EOS...)
-		ends[i] = len(ids)
-		start = end
+		ends = append(ends, len(ids))
 	}
-	return &Batch{IDs: ids, Ends: ends, FirstDoc: j.firstDoc}
+	j.ids, j.ends = ids, ends
+	j.batch = Batch{IDs: ids, Ends: ends, FirstDoc: j.firstDoc}
+}
+
+// fill appends input to buf until it holds want bytes or r ends. It
+// returns eof = true when r is exhausted.
+func fill(r io.Reader, buf []byte, want int) ([]byte, bool, error) {
+	buf = slices.Grow(buf, want-len(buf))
+	n, err := io.ReadFull(r, buf[len(buf):want])
+	buf = buf[:len(buf)+n]
+	switch err {
+	case nil:
+		return buf, false, nil
+	case io.EOF, io.ErrUnexpectedEOF:
+		return buf, true, nil
+	}
+	return buf, false, err
 }
 
 // produceSplit cuts the input into chunks of about ChunkSize bytes at the
 // tokenizer's split points.
 func (s *streamer) produceSplit(r io.Reader) error {
 	chunk := s.opts.ChunkSize
-	limit := chunk
-	var carry []byte
-	first := true
+	j := newJob()
+	j.first = true
+	want := chunk
 	for {
-		buf := make([]byte, limit)
-		n := copy(buf, carry)
-		m, err := io.ReadFull(r, buf[n:])
-		buf = buf[:n+m]
-		eof := err == io.EOF || err == io.ErrUnexpectedEOF
-		if err != nil && !eof {
+		var eof bool
+		var err error
+		j.text, eof, err = fill(r, j.text, want)
+		if err != nil {
 			return err
 		}
 		if eof {
-			if first && len(buf) == 0 {
+			if j.first && len(j.text) == 0 {
 				return nil // empty input: no tokens at all
 			}
-			return s.send(&job{text: buf, first: first, last: true})
+			j.last = true
+			return s.send(j)
 		}
-		sp := s.split.SplitPoint(buf)
-		if sp <= 0 || sp > len(buf) {
-			// No split point yet: read on with a larger buffer.
-			carry = buf
-			limit = 2 * len(buf)
+		sp := s.split.SplitPoint(j.text)
+		if sp <= 0 || sp > len(j.text) {
+			// No split point yet: read on, doubling the block.
+			want = 2 * len(j.text)
 			continue
 		}
-		if err := s.send(&job{text: buf[:sp], first: first}); err != nil {
+		next := newJob()
+		next.text = append(next.text, j.text[sp:]...)
+		j.text = j.text[:sp]
+		if err := s.send(j); err != nil {
 			return err
 		}
-		first = false
-		carry = buf[sp:]
-		limit = len(carry) + chunk
+		j = next
+		want = len(j.text) + chunk
 	}
 }
 
@@ -281,89 +345,185 @@ func (s *streamer) produceWhole(r io.Reader) error {
 	if len(text) == 0 {
 		return nil
 	}
-	return s.send(&job{text: text, first: true, last: true})
+	j := newJob()
+	j.text, j.first, j.last = text, true, true
+	return s.send(j)
 }
 
-// produceDocs cuts the input into documents and groups whole documents into
-// jobs of about ChunkSize bytes.
+// produceDocs reads the input in blocks of about ChunkSize bytes, finds the
+// documents in each block in place, and sends every block that holds whole
+// documents; the unfinished document at its end is carried to the next.
 func (s *streamer) produceDocs(r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxDocument)
-	if s.opts.Mode == SepString {
-		sc.Split(splitOn([]byte(s.opts.Sep)))
-	} else {
-		sc.Split(bufio.ScanLines)
-	}
-	var (
-		cur     = &job{}
-		doc     int64
-		inBlank bool // SepBlank: cur has an unfinished document
-	)
-	flush := func() error {
-		if len(cur.ends) == 0 {
-			return nil
+	chunk := s.opts.ChunkSize
+	c := docCutter{mode: s.opts.Mode, sep: []byte(s.opts.Sep)}
+	c.reset()
+	var doc int64
+	j := newJob()
+	for {
+		var eof bool
+		var err error
+		j.text, eof, err = fill(r, j.text, len(j.text)+chunk)
+		if err != nil {
+			return err
 		}
-		j := cur
-		cur = &job{firstDoc: doc}
-		return s.send(j)
-	}
-	endDoc := func() error {
-		cur.ends = append(cur.ends, len(cur.text))
-		doc++
-		if len(cur.text) >= s.opts.ChunkSize {
-			return flush()
+		j.spans = c.cut(j.text, eof, j.spans)
+		if !eof && len(j.text)-c.tail > maxDocument {
+			return fmt.Errorf("bpe: document %d is longer than %d bytes", doc+int64(len(j.spans)/2), maxDocument)
 		}
-		return nil
-	}
-	for sc.Scan() {
-		tok := sc.Bytes()
-		if s.opts.Mode == SepBlank {
-			if isBlank(tok) {
-				if inBlank {
-					inBlank = false
-					if err := endDoc(); err != nil {
-						return err
-					}
-				}
-				continue
+		if eof {
+			if len(j.spans) == 0 {
+				return nil
 			}
-			if inBlank {
-				cur.text = append(cur.text, '\n')
-			}
-			inBlank = true
-			cur.text = append(cur.text, tok...)
-			if len(cur.text)-lastEnd(cur.ends) > maxDocument {
-				return fmt.Errorf("bpe: document %d is longer than %d bytes", doc, maxDocument)
-			}
+			j.firstDoc = doc
+			return s.send(j)
+		}
+		if len(j.spans) == 0 {
+			// Not one whole document yet: read on into the same block.
 			continue
 		}
-		if len(tok) == 0 {
-			continue // empty documents are skipped
-		}
-		cur.text = append(cur.text, tok...)
-		if err := endDoc(); err != nil {
+		next := newJob()
+		next.text = append(next.text, j.text[c.tail:]...)
+		c.shift(c.tail)
+		j.firstDoc = doc
+		doc += int64(len(j.spans) / 2)
+		if err := s.send(j); err != nil {
 			return err
 		}
+		j = next
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("bpe: document %d is longer than %d bytes", doc, maxDocument)
-		}
-		return err
-	}
-	if inBlank {
-		if err := endDoc(); err != nil {
-			return err
-		}
-	}
-	return flush()
 }
 
-func lastEnd(ends []int) int {
-	if len(ends) == 0 {
-		return 0
+// docCutter finds documents in a growing block of text, resuming where it
+// stopped. Offsets are into the block; shift rebases them when the
+// unfinished tail moves to the front of a new block.
+type docCutter struct {
+	mode SepMode
+	sep  []byte
+	// tail is the start of what is not yet part of a finished document:
+	// the unfinished document or, between documents, the current line.
+	tail int
+	// line is the start of the current, unfinished line (SepLine and
+	// SepBlank); next is where the search for the next line end (or
+	// separator) resumes.
+	line, next int
+	// SepBlank: the unfinished document starts at docStart (-1: none) and
+	// its content so far ends at docEnd (before the end of its last line);
+	// cr says that one of its lines before the last ended in "\r\n".
+	docStart, docEnd int
+	cr               bool
+}
+
+func (c *docCutter) reset() { *c = docCutter{mode: c.mode, sep: c.sep, docStart: -1} }
+
+func (c *docCutter) shift(k int) {
+	c.tail -= k
+	c.line -= k
+	c.next -= k
+	if c.docStart >= 0 {
+		c.docStart -= k
+		c.docEnd -= k
 	}
-	return ends[len(ends)-1]
+}
+
+// cut appends to spans the start and end offsets of each document that
+// text finishes (of all the rest, when eof), as bufio.ScanLines (SepLine,
+// SepBlank) or a plain search for the separator (SepString) would find
+// them. It may rewrite the bytes of a finished document in place: SepBlank
+// joins the lines of a document with "\n", so the "\r" of an inner "\r\n"
+// is removed.
+func (c *docCutter) cut(text []byte, eof bool, spans []int) []int {
+	if c.mode == SepString {
+		for {
+			i := bytes.Index(text[c.next:], c.sep)
+			if i < 0 {
+				break
+			}
+			end := c.next + i
+			if end > c.tail {
+				spans = append(spans, c.tail, end)
+			}
+			c.tail = end + len(c.sep)
+			c.next = c.tail
+		}
+		if eof {
+			if len(text) > c.tail {
+				spans = append(spans, c.tail, len(text))
+			}
+			c.tail, c.next = len(text), len(text)
+			return spans
+		}
+		c.next = max(c.tail, len(text)-len(c.sep)+1)
+		return spans
+	}
+	for {
+		i := bytes.IndexByte(text[c.next:], '\n')
+		if i < 0 {
+			break
+		}
+		nl := c.next + i
+		spans = c.endLine(text, nl, spans)
+		c.line, c.next = nl+1, nl+1
+		if c.docStart < 0 {
+			c.tail = c.line
+		}
+	}
+	c.next = len(text)
+	if eof {
+		if len(text) > c.line {
+			spans = c.endLine(text, len(text), spans)
+		}
+		if c.docStart >= 0 {
+			spans = c.finish(text, spans)
+		}
+		c.tail, c.line, c.next = len(text), len(text), len(text)
+	}
+	return spans
+}
+
+// endLine handles the line from c.line to nl (its "\n", or the end of the
+// input).
+func (c *docCutter) endLine(text []byte, nl int, spans []int) []int {
+	start, end := c.line, nl
+	if end > start && text[end-1] == '\r' {
+		end--
+	}
+	if c.mode == SepLine {
+		if end > start {
+			spans = append(spans, start, end)
+		}
+		return spans
+	}
+	if isBlank(text[start:end]) {
+		if c.docStart >= 0 {
+			spans = c.finish(text, spans)
+		}
+		return spans
+	}
+	if c.docStart < 0 {
+		c.docStart, c.cr = start, false
+	} else if text[c.docEnd] == '\r' {
+		c.cr = true // the previous line ended in "\r\n"
+	}
+	c.docEnd = end
+	return spans
+}
+
+// finish ends the SepBlank document being built.
+func (c *docCutter) finish(text []byte, spans []int) []int {
+	s, e := c.docStart, c.docEnd
+	if c.cr {
+		w := s
+		for i := s; i < e; i++ {
+			if text[i] == '\r' && i+1 < e && text[i+1] == '\n' {
+				continue
+			}
+			text[w] = text[i]
+			w++
+		}
+		e = w
+	}
+	c.docStart, c.cr = -1, false
+	return append(spans, s, e)
 }
 
 // isBlank reports whether a line holds only spaces, tabs and carriage
@@ -375,27 +535,4 @@ func isBlank(line []byte) bool {
 		}
 	}
 	return true
-}
-
-// splitOn returns a bufio.SplitFunc that cuts at every occurrence of sep.
-// It remembers how far it has searched, so a long document read in small
-// pieces costs linear time.
-func splitOn(sep []byte) bufio.SplitFunc {
-	searched := 0
-	return func(data []byte, atEOF bool) (int, []byte, error) {
-		from := max(0, min(searched, len(data))-len(sep)+1)
-		if i := bytes.Index(data[from:], sep); i >= 0 {
-			searched = 0
-			return from + i + len(sep), data[:from+i], nil
-		}
-		searched = len(data)
-		if atEOF {
-			searched = 0
-			if len(data) == 0 {
-				return 0, nil, nil
-			}
-			return len(data), data, nil
-		}
-		return 0, nil, nil
-	}
 }

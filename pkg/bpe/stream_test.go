@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -308,6 +309,43 @@ func TestEncodeStreamOneByteReads(t *testing.T) {
 		got, _ := collect(t, NewBytes(), iotest.OneByteReader(strings.NewReader(text)), StreamOptions{Mode: m.mode, Sep: m.sep, ChunkSize: 50})
 		if !slices.Equal(got, want) {
 			t.Errorf("mode %d sep %q: %s", m.mode, m.sep, firstDiff(got, want))
+		}
+	}
+}
+
+// TestEncodeStreamDocumentsRandom cuts random texts made of the characters
+// that matter to document boundaries ("\n", "\r", blanks, a separator) with
+// every small block size, and compares the documents with refDocs.
+func TestEncodeStreamDocumentsRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	atoms := []string{"a", "b", " ", "\t", "\r", "\n", "\n", "\r\n", "<|e|>", "<|e", "|>"}
+	for trial := 0; trial < 300; trial++ {
+		var sb strings.Builder
+		for n := rng.IntN(60); n > 0; n-- {
+			sb.WriteString(atoms[rng.IntN(len(atoms))])
+		}
+		text := sb.String()
+		for _, m := range []struct {
+			mode SepMode
+			sep  string
+		}{{SepLine, ""}, {SepBlank, ""}, {SepString, "<|e|>"}, {SepString, "\n\n"}} {
+			docs := refDocs(text, m.mode, m.sep)
+			var want []uint32
+			var wantEnds []int
+			for _, d := range docs {
+				want = append(want, BytesBOS)
+				want = NewBytes().Encode(want, []byte(d))
+				wantEnds = append(wantEnds, len(want))
+			}
+			for _, chunk := range []int{1, 2, 3, 5, 8, 13, 64} {
+				for _, r := range []io.Reader{strings.NewReader(text), iotest.OneByteReader(strings.NewReader(text))} {
+					o := StreamOptions{Workers: 1 + chunk%3, ChunkSize: chunk, Mode: m.mode, Sep: m.sep, BOS: []uint32{BytesBOS}}
+					got, ends := collect(t, NewBytes(), r, o)
+					if !slices.Equal(got, want) || !slices.Equal(ends, wantEnds) {
+						t.Fatalf("text %q mode %d sep %q chunk %d:\ngot  %v %v\nwant %v %v", text, m.mode, m.sep, chunk, got, ends, want, wantEnds)
+					}
+				}
+			}
 		}
 	}
 }
