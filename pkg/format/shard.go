@@ -274,34 +274,94 @@ func (sw *ShardWriter) Count() uint64 { return sw.count }
 
 // Write appends ids to the shard. An id >= the vocab size is an error and
 // nothing of ids is written.
+//
+// Uncompressed ids go as little-endian bytes straight into the writer's
+// 256 KiB buffer: no allocation, one pass over ids.
 func (sw *ShardWriter) Write(ids []uint32) error {
 	if sw.err != nil {
 		return sw.err
 	}
-	for i, id := range ids {
-		if uint64(id) >= uint64(sw.h.Vocab) {
-			return fmt.Errorf("format: token id %d at position %d is beyond the vocab size %d", id, sw.count+uint64(i), sw.h.Vocab)
+	if sw.enc == nil {
+		return sw.writeRaw(ids)
+	}
+	if i := overVocab(ids, uint64(sw.h.Vocab)); i >= 0 {
+		return sw.vocabError(ids, i)
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), sw.h.FrameTokens-len(sw.frame)/sw.h.Width)
+		sw.frame = putIDs(sw.frame, ids[:n], sw.h.Width)
+		if len(sw.frame) == cap(sw.frame) {
+			if sw.err = sw.flushFrame(); sw.err != nil {
+				return sw.err
+			}
+		}
+		sw.count += uint64(n)
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// writeRaw writes ids uncompressed, converting and checking them in the
+// same pass. So that a bad id leaves nothing of ids written, ids that fit
+// the buffer go in one piece (after a flush if need be); longer slices are
+// checked whole first.
+func (sw *ShardWriter) writeRaw(ids []uint32) error {
+	width := sw.h.Width
+	vocab := uint64(sw.h.Vocab)
+	if size := len(ids) * width; size > sw.bw.Size() {
+		if i := overVocab(ids, vocab); i >= 0 {
+			return sw.vocabError(ids, i)
+		}
+	} else if size > sw.bw.Available() {
+		if sw.err = sw.bw.Flush(); sw.err != nil {
+			return sw.err
 		}
 	}
 	for len(ids) > 0 {
-		n := min(len(ids), 1<<14)
-		if sw.enc != nil {
-			n = min(n, sw.h.FrameTokens-len(sw.frame)/sw.h.Width)
-			sw.frame = putIDs(sw.frame, ids[:n], sw.h.Width)
-			if len(sw.frame) == cap(sw.frame) {
-				sw.err = sw.flushFrame()
+		if sw.bw.Available() < width {
+			if sw.err = sw.bw.Flush(); sw.err != nil {
+				return sw.err
+			}
+		}
+		buf := sw.bw.AvailableBuffer()
+		n := min(len(ids), cap(buf)/width)
+		buf = buf[:n*width]
+		var top uint32
+		if width == 2 {
+			for i, id := range ids[:n] {
+				top = max(top, id)
+				binary.LittleEndian.PutUint16(buf[2*i:], uint16(id))
 			}
 		} else {
-			sw.buf = putIDs(sw.buf[:0], ids[:n], sw.h.Width)
-			_, sw.err = sw.bw.Write(sw.buf)
+			for i, id := range ids[:n] {
+				top = max(top, id)
+				binary.LittleEndian.PutUint32(buf[4*i:], id)
+			}
 		}
-		if sw.err != nil {
+		if uint64(top) >= vocab {
+			return sw.vocabError(ids, overVocab(ids, vocab))
+		}
+		if _, sw.err = sw.bw.Write(buf); sw.err != nil {
 			return sw.err
 		}
 		sw.count += uint64(n)
 		ids = ids[n:]
 	}
 	return nil
+}
+
+// overVocab returns the index of the first id >= vocab, or -1.
+func overVocab(ids []uint32, vocab uint64) int {
+	for i, id := range ids {
+		if uint64(id) >= vocab {
+			return i
+		}
+	}
+	return -1
+}
+
+func (sw *ShardWriter) vocabError(ids []uint32, i int) error {
+	return fmt.Errorf("format: token id %d at position %d is beyond the vocab size %d", ids[i], sw.count+uint64(i), sw.h.Vocab)
 }
 
 func putIDs(dst []byte, ids []uint32, width int) []byte {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -140,6 +141,54 @@ func TestShardWriterRejectsBadIDs(t *testing.T) {
 	}
 	if _, err := NewShardWriter(io.Discard, ShardOptions{Vocab: 0}); err == nil {
 		t.Error("vocab 0 accepted")
+	}
+}
+
+// TestShardWriterBadIDWritesNothing writes batches of every size around the
+// writer's buffer, each time followed by a batch with a bad id at various
+// places, and checks that the shard holds exactly the good batches.
+func TestShardWriterBadIDWritesNothing(t *testing.T) {
+	for _, vocab := range []int{1000, 70000} {
+		var buf bytes.Buffer
+		sw, err := NewShardWriter(&buf, ShardOptions{Vocab: vocab})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []uint32
+		next := uint32(0)
+		for _, n := range []int{1, 3, 60000, 131071, 131072, 131073, 200000, 7} {
+			good := make([]uint32, n)
+			for i := range good {
+				good[i] = next % uint32(vocab)
+				next++
+			}
+			if err := sw.Write(good); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, good...)
+			for _, at := range []int{0, n / 2, n} {
+				bad := slices.Clone(good)
+				bad = append(bad, 1)
+				bad[at] = uint32(vocab)
+				if err := sw.Write(bad); err == nil || !strings.Contains(err.Error(), fmt.Sprint(vocab)) {
+					t.Fatalf("vocab %d: bad id accepted: %v", vocab, err)
+				}
+			}
+			if sw.Count() != uint64(len(want)) {
+				t.Fatalf("vocab %d: count %d, want %d", vocab, sw.Count(), len(want))
+			}
+		}
+		if err := sw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s, err := ParseShard(buf.Bytes(), "mem")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Window(nil, 0, int(s.Len()))
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("vocab %d: shard holds %d ids (err %v), want the %d good ones", vocab, len(got), err, len(want))
+		}
 	}
 }
 
