@@ -277,6 +277,7 @@ func encodeAction(c *cli.Context) error {
 			progressbar.OptionSetWidth(30))
 	}
 
+	seed := c.Uint64("seed")
 	start := time.Now()
 	var nbytes, docBase, nDocs, valDocs int64
 	for _, in := range ins {
@@ -286,23 +287,34 @@ func encodeAction(c *cli.Context) error {
 		}
 		var docsHere int64
 		err = bpe.EncodeStream(c.Context, tok, countingReader{rc, &nbytes, bar}, so, func(b *bpe.Batch) error {
-			if b.Ends == nil {
+			if b.Ends != nil {
+				docsHere = b.FirstDoc + int64(len(b.Ends))
+			}
+			if b.Ends == nil || frac == 0 {
 				return train.sw.Write(b.IDs)
 			}
-			prev := 0
+			// Runs of consecutive documents bound for the same shard go in
+			// one write.
+			runStart, prev := 0, 0
+			var runW *format.ShardWriter
 			for k, end := range b.Ends {
 				d := docBase + b.FirstDoc + int64(k)
 				w := train.sw
-				if frac > 0 && isVal(c.Uint64("seed"), d, frac) {
+				if isVal(seed, d, frac) {
 					w = val.sw
 					valDocs++
 				}
-				if err := w.Write(b.IDs[prev:end]); err != nil {
-					return err
+				if w != runW && prev > runStart {
+					if err := runW.Write(b.IDs[runStart:prev]); err != nil {
+						return err
+					}
+					runStart = prev
 				}
-				prev = end
+				runW, prev = w, end
 			}
-			docsHere = b.FirstDoc + int64(len(b.Ends))
+			if prev > runStart {
+				return runW.Write(b.IDs[runStart:prev])
+			}
 			return nil
 		})
 		rc.Close()

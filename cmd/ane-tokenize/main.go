@@ -53,7 +53,10 @@ func bad(err error) error {
 func badf(format string, a ...any) error { return badInput{fmt.Errorf(format, a...)} }
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	stop := startProfile(os.Stderr)
+	code := run(os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -121,7 +124,10 @@ Examples:
   ane-tokenize decode data.bin | head
 
 Exit codes: 0 ok (also when stdout is closed early, as by "| head"),
-1 runtime error, 2 usage error or bad input, 130 interrupted.`
+1 runtime error, 2 usage error or bad input, 130 interrupted.
+
+Environment: ANEKIT_CPUPROFILE=FILE writes a CPU profile of the run to FILE
+(go tool pprof FILE).`
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
