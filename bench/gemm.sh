@@ -44,8 +44,10 @@ for th in 1 2; do
 	for s in $shapes; do
 		IFS=, read -r m n k <<<"$s"
 		for ((r = 0; r < ROUNDS; r++)); do
-			read -r kern ours < <("$work/ane-bench" gemm --shapes "$s" --threads "$th" --reps "$REPS" --json |
-				json 'r["results"][0]["gflops_median"]')
+			# Capture first, parse after: a parser started in a pipe would
+			# compete for the CPU with the run it reads.
+			rec=$("$work/ane-bench" gemm --shapes "$s" --threads "$th" --reps "$REPS" --json)
+			read -r kern ours < <(json 'r["results"][0]["gflops_median"]' <<<"$rec")
 			theirs=$(OPENBLAS_NUM_THREADS=$th "$work/gemm_ref" gemm "$m" "$n" "$k" "$REPS")
 			printf 'gemm\t%s\t%s\t%s\t%s\t%s\n' "$s" "$th" "$kern" "$ours" "$theirs" >>"$OUT"
 		done
@@ -53,8 +55,8 @@ for th in 1 2; do
 done
 N=$((1 << 20))
 for ((r = 0; r < ROUNDS; r++)); do
-	read -r kern enc dec < <("$work/ane-bench" convert --n "$N" --reps "$REPS" --json |
-		json 'r["results"]["fp32_to_fp16_gbps_median"], r["results"]["fp16_to_fp32_gbps_median"]')
+	rec=$("$work/ane-bench" convert --n "$N" --reps "$REPS" --json)
+	read -r kern enc dec < <(json 'r["results"]["fp32_to_fp16_gbps_median"], r["results"]["fp16_to_fp32_gbps_median"]' <<<"$rec")
 	read -r cenc cdec < <("$work/gemm_ref" convert "$N" "$REPS")
 	printf 'encode\t%s\t1\t%s\t%s\t%s\n' "$N" "$kern" "$enc" "$cenc" >>"$OUT"
 	printf 'decode\t%s\t1\t%s\t%s\t%s\n' "$N" "$kern" "$dec" "$cdec" >>"$OUT"
