@@ -170,9 +170,11 @@ func FuzzPretokenizeO200K(f *testing.F)  { pretokFuzz(f, "o200k_base") }
 // loaded over the network) and the published expression.
 func tiktokenGoCore(t testing.TB, tk *TiktokenBPE, pattern string) *tiktokengo.CoreBPE {
 	t.Helper()
-	ranks := make(map[string]int, len(tk.ranks))
-	for k, v := range tk.ranks {
-		ranks[k] = int(v)
+	ranks := make(map[string]int, len(tk.off)/2)
+	for id := range len(tk.off) / 2 {
+		if tok := tk.token(uint32(id)); tok != "" {
+			ranks[tok] = id
+		}
 	}
 	specials := make(map[string]int)
 	for k, v := range tk.specials {

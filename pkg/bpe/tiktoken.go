@@ -27,7 +27,7 @@ import (
 // A TiktokenBPE is immutable and safe for concurrent use.
 type TiktokenBPE struct {
 	name     string
-	ranks    map[string]uint32 // token bytes -> rank (id)
+	ranks    map[string]uint32 // tokens longer than tkMaxPacked -> rank (id)
 	arena    string            // the bytes of all tokens
 	off      []uint32          // token id is arena[off[2id]:off[2id+1]]; empty: no token
 	byteRank [256]uint32
@@ -143,7 +143,7 @@ func newTiktokenBPE(name string, tokens [][]byte, specials map[string]uint32, pr
 	}
 	t := &TiktokenBPE{
 		name:     name,
-		ranks:    make(map[string]uint32, len(tokens)),
+		ranks:    make(map[string]uint32),
 		arena:    arena.String(),
 		specials: make(map[string]uint32, len(specials)),
 		special:  make(map[uint32]string, len(specials)),
@@ -155,10 +155,10 @@ func newTiktokenBPE(name string, tokens [][]byte, specials map[string]uint32, pr
 	pos := uint32(0)
 	for id, tok := range tokens {
 		t.off[2*id], t.off[2*id+1] = pos, pos+uint32(len(tok))
-		if len(tok) > 0 {
+		if len(tok) > tkMaxPacked {
 			t.ranks[t.arena[pos:pos+uint32(len(tok))]] = uint32(id)
-			t.maxLen = max(t.maxLen, len(tok))
 		}
+		t.maxLen = max(t.maxLen, len(tok))
 		pos += uint32(len(tok))
 	}
 	t.pairRank = new([1 << 16]uint32)
@@ -182,8 +182,8 @@ func newTiktokenBPE(name string, tokens [][]byte, specials map[string]uint32, pr
 		}
 	}
 	for b := 0; b < 256; b++ {
-		r, ok := t.ranks[string([]byte{byte(b)})]
-		if !ok {
+		r := t.short.lookup(tkKey([]byte{byte(b)}))
+		if r == tkNoRank {
 			return nil, fmt.Errorf("no token for the single byte 0x%02x (every byte must be a token)", b)
 		}
 		t.byteRank[b] = r
@@ -366,9 +366,12 @@ func parseTiktoken(data []byte, file string) ([][]byte, error) {
 		rank uint32
 		line int
 	}
-	// Each line is at least 6 bytes ("AA== 0"), a bound to size allocations by.
-	entries := make([]entry, 0, len(data)/8+1)
-	seen := make(map[string]int, len(data)/8+1) // token -> line
+	// The tokens are decoded into one arena (base64 never grows), and
+	// duplicates are found by an open-addressing set of entry indices.
+	nlines := bytes.Count(data, []byte{'\n'}) + 1
+	entries := make([]entry, 0, nlines)
+	arena := make([]byte, 0, len(data)/4*3+3)
+	seen := newTkSeen(nlines)
 	maxRank := -1
 	line := 0
 	for len(data) > 0 {
@@ -387,12 +390,13 @@ func parseTiktoken(data []byte, file string) ([][]byte, error) {
 			return nil, fmt.Errorf("%s:%d: want \"<base64 token> <rank>\", found no space", file, line)
 		}
 		b64, num := l[:sp], l[sp+1:]
-		tok := make([]byte, tkBase64.DecodedLen(len(b64)))
-		n, err := tkBase64.Decode(tok, b64)
+		at := len(arena)
+		n, err := tkBase64.Decode(arena[at:at+tkBase64.DecodedLen(len(b64))], b64)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: token: bad base64: %v", file, line, err)
 		}
-		tok = tok[:n]
+		arena = arena[:at+n]
+		tok := arena[at : at+n : at+n]
 		if n == 0 {
 			return nil, fmt.Errorf("%s:%d: token: empty", file, line)
 		}
@@ -400,10 +404,9 @@ func parseTiktoken(data []byte, file string) ([][]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s:%d: rank: %q is not a decimal number below 2^31", file, line, num)
 		}
-		if prev, dup := seen[string(tok)]; dup {
-			return nil, fmt.Errorf("%s:%d: token %q already has a rank on line %d", file, line, tok, prev)
+		if prev := seen.add(tok, int32(len(entries)), func(i int32) []byte { return entries[i].tok }); prev >= 0 {
+			return nil, fmt.Errorf("%s:%d: token %q already has a rank on line %d", file, line, tok, entries[prev].line)
 		}
-		seen[string(tok)] = line
 		entries = append(entries, entry{tok, rank, line})
 		if int(rank) > maxRank {
 			maxRank = int(rank)
@@ -439,4 +442,36 @@ func tkParseRank(b []byte) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(v), true
+}
+
+// tkSeen is a set of byte strings for duplicate detection while parsing:
+// open addressing over indices into the caller's list of strings, which
+// costs no allocation per string (unlike a map[string]).
+type tkSeen struct {
+	slots []int32 // index+1 into the caller's strings; 0 is empty
+	seed  maphash.Seed
+}
+
+func newTkSeen(n int) *tkSeen {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return &tkSeen{slots: make([]int32, size), seed: maphash.MakeSeed()}
+}
+
+// add inserts b, the string with index i (get returns the string of an
+// index), and returns -1, or the index of an equal string already there.
+func (s *tkSeen) add(b []byte, i int32, get func(int32) []byte) int32 {
+	mask := uint64(len(s.slots) - 1)
+	for h := maphash.Bytes(s.seed, b) & mask; ; h = (h + 1) & mask {
+		j := s.slots[h]
+		if j == 0 {
+			s.slots[h] = i + 1
+			return -1
+		}
+		if bytes.Equal(get(j-1), b) {
+			return j - 1
+		}
+	}
 }
