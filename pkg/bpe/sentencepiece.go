@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -454,6 +455,7 @@ func (t *SentencePiece) buildPairs(pieces []format.SPPiece) {
 		}
 		id, ok := t.chars[c]
 		if !ok {
+			c = strings.Clone(c) // c may be a substring of a piece
 			if pid, isPiece := t.merge[c]; isPiece {
 				id = pid
 			} else {
@@ -467,9 +469,9 @@ func (t *SentencePiece) buildPairs(pieces []format.SPPiece) {
 	// Every character of every mergeable piece gets an id first, so that a
 	// single-character half below is found.
 	for p := range t.merge {
-		for _, r := range p {
+		for k, r := range p {
 			if r != utf8.RuneError {
-				charID(string(r))
+				charID(p[k : k+utf8.RuneLen(r)])
 			}
 		}
 	}
@@ -487,8 +489,12 @@ func (t *SentencePiece) buildPairs(pieces []format.SPPiece) {
 		}
 		return -1
 	}
-	var keys []uint64
-	var vals []int32
+	npairs := 0
+	for p := range t.merge {
+		npairs += len(p) - 1
+	}
+	keys := make([]uint64, 0, npairs)
+	vals := make([]int32, 0, npairs)
 	for p, id := range t.merge {
 		for k := range p {
 			if k == 0 || !utf8.RuneStart(p[k]) {
