@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/anekit/anekit/internal/cpu"
 	"github.com/anekit/anekit/internal/f16"
 	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
@@ -327,6 +328,71 @@ func TestOutputCases(t *testing.T) {
 		}
 		if err := withinHalfULP(got, ref, 0); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestExpAffine: the bulk exp (AVX-512 where present, else Go) is within
+// 3 float32 ulps of math.Exp over the whole range, exact at the edges
+// (0 below the subnormals, +Inf above MaxFloat32, NaN for NaN), and its
+// sum is the sum of its results.
+func TestExpAffine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, impl := range []string{"asm", "go"} {
+		if impl == "go" && expAsm() {
+			restore := cpu.DisableAVX512()
+			defer restore()
+		}
+		const n = 4099
+		x := make([]float32, n)
+		y := make([]float32, n)
+		for round := range 50 {
+			for i := range x {
+				x[i] = float32(rng.Float64()*200 - 110)
+				if round == 0 {
+					x[i] = float32(i)/n*40 - 20
+				}
+			}
+			a, b := float32(1), float32(0)
+			if round%2 == 1 {
+				a, b = -1, 0.5
+				for i := range x { // no overflow: the sum is finite
+					x[i] = max(x[i], -80)
+				}
+			} else {
+				x[3], x[17], x[40], x[41] = float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1)), -1e30
+			}
+			sum := expAffine(y, x, a, b)
+			var want64 float64
+			for i, v := range x {
+				arg := a*v + b
+				got, want := float64(y[i]), math.Exp(float64(arg))
+				switch {
+				case arg != arg:
+					if !math.IsNaN(got) {
+						t.Fatalf("%s: exp(NaN) = %g", impl, got)
+					}
+					continue
+				case want > math.MaxFloat32:
+					if !math.IsInf(got, 1) {
+						t.Fatalf("%s: exp(%g) = %g, want +Inf", impl, arg, got)
+					}
+				case want < math.SmallestNonzeroFloat32*(1<<23):
+					if math.Abs(got-want) > 2*math.SmallestNonzeroFloat32 {
+						t.Fatalf("%s: exp(%g) = %g, want %g", impl, arg, got, want)
+					}
+				default:
+					if e := math.Abs(got-want) / want; e > 3.6e-7 {
+						t.Fatalf("%s: exp(%g) = %g, want %g (rel err %.3g)", impl, arg, got, want, e)
+					}
+				}
+				if !math.IsInf(got, 0) && !math.IsNaN(got) {
+					want64 += got
+				}
+			}
+			if round%2 == 1 && math.Abs(float64(sum)-want64) > 1e-5*want64 {
+				t.Fatalf("%s: sum %g, want %g", impl, sum, want64)
+			}
 		}
 	}
 }

@@ -259,9 +259,7 @@ func exec(in *instr, d, a, b []float32) {
 			d[i] = min(a[i], b[i])
 		}
 	case opExp:
-		for i := range d {
-			d[i] = expf(a[i])
-		}
+		expAffine(d, a, 1, 0)
 	case opSqrt:
 		for i := range d {
 			d[i] = float32(math.Sqrt(float64(a[i])))
@@ -271,8 +269,9 @@ func exec(in *instr, d, a, b []float32) {
 			d[i] = float32(1 / math.Sqrt(float64(a[i])+float64(in.p1)))
 		}
 	case opSigmoid:
+		expAffine(d, a, -1, 0)
 		for i := range d {
-			d[i] = sigmoidf(a[i])
+			d[i] = 1 / (1 + d[i])
 		}
 	case opTanh:
 		for i := range d {
@@ -283,8 +282,15 @@ func exec(in *instr, d, a, b []float32) {
 			d[i] = max(a[i], 0)
 		}
 	case opSilu:
+		if len(d) > 0 && &d[0] == &a[0] {
+			for i := range d {
+				d[i] = a[i] * sigmoidf(a[i])
+			}
+			break
+		}
+		expAffine(d, a, -1, 0)
 		for i := range d {
-			d[i] = a[i] * sigmoidf(a[i])
+			d[i] = a[i] / (1 + d[i])
 		}
 	case opSquare:
 		for i := range d {

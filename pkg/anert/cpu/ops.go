@@ -134,29 +134,35 @@ func (r *smRun) work(w, part, parts int) {
 			y = r.out.f32[ob : ob+r.l]
 		}
 		softmaxRow(y, x)
-		if r.round {
+		if r.round && r.out.f32 != nil { // an fp16 store rounds anyway
+
 			roundHalves(y, r.hs[w])
 		}
 		r.out.store(y, ob, os)
 	}
 }
 
+// softmaxRow sets y = softmax(x); y may be x.
 func softmaxRow(y, x []float32) {
 	y = y[:len(x)]
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		m = max(m, v)
-	}
-	var s float32
-	for i, v := range x {
-		e := expf(v - m)
-		y[i] = e
-		s += e
-	}
+	s := expAffine(y, x, 1, -maxRow(x))
 	inv := 1 / s
 	for i := range y {
 		y[i] *= inv
 	}
+}
+
+// maxRow returns the largest element of x (-Inf for none; NaN if any is).
+func maxRow(x []float32) float32 {
+	m0, m1, m2, m3 := float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		m0, m1, m2, m3 = max(m0, x[i]), max(m1, x[i+1]), max(m2, x[i+2]), max(m3, x[i+3])
+	}
+	for ; i < len(x); i++ {
+		m0 = max(m0, x[i])
+	}
+	return max(m0, m1, m2, m3)
 }
 
 // ---- reductions ----
