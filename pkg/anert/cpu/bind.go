@@ -38,26 +38,54 @@ func (b *binding) operand(v view) operand {
 	return o
 }
 
-func (d *ewDesc) bind(b *binding) runner {
-	r := &ewRun{d: d, scratch: b.scratch, hs: b.hs, pool: b.pool}
+func (d *ewDesc) bind(b *binding) runner { return bindEW(d, b, false, 0) }
+
+// bindEW binds d. keepLast keeps the last axis as the rows' axis (a
+// softmax's producer computes whole rows of the softmax axis); otherwise
+// rows are whatever coalescing leaves. scrOff is where its registers start
+// in each worker's scratch.
+func bindEW(d *ewDesc, b *binding, keepLast bool, scrOff int) *ewRun {
+	r := &ewRun{d: d, scratch: b.scratch, hs: b.hs, pool: b.pool, scrOff: scrOff}
 	sts := [][]int{d.out.st}
 	for _, l := range d.leaves {
 		if !l.scalar {
 			sts = append(sts, l.v.st)
 		}
 	}
-	shape, cs := coalesce(d.shape, sts...)
+	var shape []int
+	var cs [][]int
+	if keepLast {
+		last := len(d.shape) - 1
+		outer := make([][]int, len(sts))
+		for k, st := range sts {
+			outer[k] = st[:last]
+		}
+		shape, cs = coalesce(d.shape[:last], outer...)
+		shape = append(shape, d.shape[last])
+		for k, st := range sts {
+			cs[k] = append(cs[k], st[last])
+		}
+	} else {
+		shape, cs = coalesce(d.shape, sts...)
+	}
 	last := len(shape) - 1
 	r.inner = shape[last]
 	r.outer = shape[:last]
+	r.rows = elems(r.outer)
 	r.chunks = (r.inner + chunk - 1) / chunk
-	r.units = elems(r.outer) * r.chunks
+	r.rowsPer = 1
+	if !keepLast && r.inner < chunk/2 && r.rows > 1 {
+		r.rowsPer = chunk / max(r.inner, 1)
+		r.units = (r.rows + r.rowsPer - 1) / r.rowsPer
+	} else {
+		r.units = r.rows * r.chunks
+	}
 	r.out = b.operand(d.out)
 	r.out.st = cs[0]
 	k := 1
 	for _, l := range d.leaves {
 		if l.scalar {
-			c := make([]float32, min(chunk, r.inner))
+			c := make([]float32, chunk)
 			for i := range c {
 				c[i] = l.c
 			}

@@ -153,70 +153,118 @@ func (o *operand) store(src []float32, pos, s int) {
 	}
 }
 
-// ewRun is an ewDesc bound to one binding's memory.
+// fill copies elements pos, pos+s, ... of o into dst as fp32 (len(dst)
+// of them), converting fp16 through h.
+func (o *operand) fill(dst []float32, h []uint16, pos, s int) {
+	if src := o.load(dst, h, pos, s, len(dst)); len(src) > 0 && &src[0] != &dst[0] {
+		copy(dst, src)
+	}
+}
+
+// ewRun is an ewDesc bound to one binding's memory. Its rows are the
+// coalesced outer index; a unit of work is one chunk of one row, or, when
+// rows are short, several whole rows gathered into one chunk.
 type ewRun struct {
 	d       *ewDesc
 	outer   []int // coalesced shape without its last axis
 	inner   int
-	chunks  int // per row
+	rows    int
+	chunks  int // per row (rowsPer == 1)
+	rowsPer int // rows per unit: > 1 when a row is shorter than half a chunk
 	units   int
 	out     operand
 	leaves  []operand
 	regs    [][][]float32 // per worker, nregs slices
-	scratch [][]float32   // per worker, at least nregs*chunk floats
+	scratch [][]float32   // per worker, at least scrOff + nregs*chunk floats
+	scrOff  int           // where this run's registers start in scratch
 	hs      [][]uint16    // per worker, chunk halves
 	pool    *pool
 }
 
 func (r *ewRun) parts(threads int) int {
-	n := r.units * min(r.inner, chunk)
-	return partsFor(n*(1+len(r.d.code)), r.units, threads)
+	return partsFor(r.rows*r.inner*(1+len(r.d.code)), r.units, threads)
+}
+
+// eval computes the group on rows [r0, r1), elements [start, start+n) of
+// each (several rows only with start 0 and n = inner) on worker w and
+// returns the (r1-r0)*n results: in dst if dst is non-nil and the group
+// has code, else in scratch or, for a group without code, possibly in the
+// leaf's own memory.
+func (r *ewRun) eval(w, r0, r1, start, n int, dst []float32) []float32 {
+	regs := r.regs[w]
+	scr := r.scratch[w][r.scrOff:]
+	nl := len(r.leaves)
+	last := len(r.outer)
+	tot := (r1 - r0) * n
+	for i := range r.leaves {
+		l := &r.leaves[i]
+		if l.konst != nil {
+			regs[i] = l.konst[:tot]
+			continue
+		}
+		s := l.st[last]
+		if r1-r0 == 1 {
+			regs[i] = l.load(scr[i*chunk:], r.hs[w], l.base(r.outer, r0)+start*s, s, n)
+			continue
+		}
+		buf := scr[i*chunk : i*chunk+tot]
+		for rr := r0; rr < r1; rr++ {
+			l.fill(buf[(rr-r0)*n:(rr-r0+1)*n], r.hs[w], l.base(r.outer, rr)+start*s, s)
+		}
+		regs[i] = buf
+	}
+	if len(r.d.code) == 0 {
+		return regs[0]
+	}
+	for k := range r.d.code {
+		var d []float32
+		if k == len(r.d.code)-1 && dst != nil {
+			d = dst[:tot]
+		} else {
+			d = scr[(nl+k)*chunk : (nl+k)*chunk+tot]
+		}
+		in := &r.d.code[k]
+		var b []float32
+		if !in.op.unary() {
+			b = regs[in.b]
+		}
+		exec(in, d, regs[in.a], b)
+		regs[nl+k] = d
+	}
+	return regs[nl+len(r.d.code)-1]
 }
 
 func (r *ewRun) work(w, part, parts int) {
-	regs := r.regs[w]
-	scr := r.scratch[w]
-	nl := len(r.leaves)
-	last := len(r.outer) // index of the inner axis in strides
+	last := len(r.outer)
+	os := r.out.st[last]
+	round := r.d.round && r.out.f32 != nil && len(r.d.code) > 0
 	u0, u1 := part*r.units/parts, (part+1)*r.units/parts
-	res := nl + len(r.d.code) - 1
 	for u := u0; u < u1; u++ {
+		if r.rowsPer > 1 {
+			r0 := u * r.rowsPer
+			r1 := min(r0+r.rowsPer, r.rows)
+			res := r.eval(w, r0, r1, 0, r.inner, nil)
+			if round {
+				roundHalves(res, r.hs[w])
+			}
+			for rr := r0; rr < r1; rr++ {
+				r.out.store(res[(rr-r0)*r.inner:(rr-r0+1)*r.inner], r.out.base(r.outer, rr), os)
+			}
+			continue
+		}
 		row, c := u/r.chunks, u%r.chunks
 		start := c * chunk
 		n := min(chunk, r.inner-start)
-		for i := range r.leaves {
-			l := &r.leaves[i]
-			s := 0
-			if l.konst == nil {
-				s = l.st[last]
-				regs[i] = l.load(scr[i*chunk:], r.hs[w], l.base(r.outer, row)+start*s, s, n)
-			} else {
-				regs[i] = l.konst[:n]
-			}
+		ob := r.out.base(r.outer, row) + start*os
+		var dst []float32
+		if r.out.f32 != nil && os == 1 {
+			dst = r.out.f32[ob : ob+n] // the last op writes in place
 		}
-		ob := r.out.base(r.outer, row) + start*r.out.st[last]
-		os := r.out.st[last]
-		for k := range r.d.code {
-			dst := scr[(nl+k)*chunk : (nl+k)*chunk+n]
-			if k == len(r.d.code)-1 && r.out.f32 != nil && os == 1 {
-				dst = r.out.f32[ob : ob+n] // the last op writes in place
-			}
-			in := &r.d.code[k]
-			var b []float32
-			if !in.op.unary() {
-				b = regs[in.b]
-			}
-			exec(in, dst, regs[in.a], b)
-			regs[nl+k] = dst
+		res := r.eval(w, row, row+1, start, n, dst)
+		if round {
+			roundHalves(res, r.hs[w])
 		}
-		if len(r.d.code) == 0 {
-			res = 0
-		}
-		out := regs[res]
-		if r.d.round && r.out.f32 != nil && len(r.d.code) > 0 {
-			roundHalves(out, r.hs[w])
-		}
-		r.out.store(out, ob, os)
+		r.out.store(res, ob, os)
 	}
 }
 

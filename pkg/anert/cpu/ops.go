@@ -87,58 +87,58 @@ func (t *roundTask) work(w, part, parts int) {
 
 // ---- softmax ----
 
+// smDesc is a softmax along the last axis of pre's shape (the softmax axis
+// moved last); pre computes the input row by row and pre.out is the
+// softmax's output.
 type smDesc struct {
-	in, out view // the softmax axis moved last in both
-	round   bool
+	pre      *ewDesc
+	l        int  // row length
+	round    bool // round the result to fp16
+	roundPre bool // round the input to fp16 first (strict mode)
 }
 
 type smRun struct {
-	outer   []int
-	l, rows int
-	in, out operand
-	round   bool
-	scratch [][]float32
-	hs      [][]uint16
-	pool    *pool
+	d    *smDesc
+	pre  *ewRun
+	pool *pool
 }
 
 func (d *smDesc) bind(b *binding) runner {
-	r := &smRun{round: d.round, pool: b.pool, scratch: b.scratch, hs: b.hs}
-	last := len(d.in.shape) - 1
-	r.l = d.in.shape[last]
-	shape, sts := coalesce(d.in.shape[:last], d.in.st[:last], d.out.st[:last])
-	if elems(d.in.shape[:last]) == 1 {
-		shape = nil
-		sts = [][]int{nil, nil}
-	}
-	r.outer = shape
-	r.rows = elems(shape)
-	r.in = b.operand(d.in)
-	r.out = b.operand(d.out)
-	r.in.st = append(sts[0], d.in.st[last])
-	r.out.st = append(sts[1], d.out.st[last])
-	return r
+	return &smRun{d: d, pre: bindEW(d.pre, b, true, rowScratch(d.l)), pool: b.pool}
 }
 
-func (r *smRun) run() { r.pool.run(r, partsFor(r.rows*r.l*4, r.rows, r.pool.threads())) }
+func (r *smRun) run() {
+	p := r.pre
+	r.pool.run(r, partsFor(p.rows*r.d.l*(5+len(p.d.code)), p.rows, r.pool.threads()))
+}
 
 func (r *smRun) work(w, part, parts int) {
-	scr := r.scratch[w]
-	li := len(r.outer)
-	is, os := r.in.st[li], r.out.st[li]
-	for row := part * r.rows / parts; row < (part+1)*r.rows/parts; row++ {
-		x := r.in.load(scr[:r.l], r.hs[w], r.in.base(r.outer, row), is, r.l)
-		ob := r.out.base(r.outer, row)
-		y := scr[r.l : 2*r.l]
-		if r.out.f32 != nil && os == 1 {
-			y = r.out.f32[ob : ob+r.l]
+	p := r.pre
+	l := r.d.l
+	x := p.scratch[w][:l]
+	hs := p.hs[w]
+	out := &p.out
+	os := out.st[len(p.outer)]
+	for row := part * p.rows / parts; row < (part+1)*p.rows/parts; row++ {
+		for c0 := 0; c0 < l; c0 += chunk {
+			n := min(chunk, l-c0)
+			if res := p.eval(w, row, row+1, c0, n, x[c0:c0+n]); &res[0] != &x[c0] {
+				copy(x[c0:c0+n], res)
+			}
+		}
+		if r.d.roundPre {
+			roundHalves(x, hs)
+		}
+		ob := out.base(p.outer, row)
+		y := x
+		if out.f32 != nil && os == 1 {
+			y = out.f32[ob : ob+l]
 		}
 		softmaxRow(y, x)
-		if r.round && r.out.f32 != nil { // an fp16 store rounds anyway
-
-			roundHalves(y, r.hs[w])
+		if r.d.round && out.f32 != nil { // an fp16 store rounds anyway
+			roundHalves(y, hs)
 		}
-		r.out.store(y, ob, os)
+		out.store(y, ob, os)
 	}
 }
 

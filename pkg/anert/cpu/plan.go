@@ -56,6 +56,8 @@ type compiler struct {
 	inline    map[*mil.Op]*mil.Op // elementwise op -> the consumer it is fused into
 	alphaMul  map[*mil.Op]*mil.Op // mul -> the matmul it absorbs
 	absorbed  map[*mil.Op]bool    // matmuls computed by their mul
+	smPre     map[*mil.Op]*mil.Op // softmax -> the elementwise op computed inside it
+	mmFused   map[*mil.Op]bool    // matmul (or its scaling mul) whose result a fused group rounds
 	dest      map[string]view     // where a value must end up
 	preStore  map[string]view     // concat results allocated ahead of their inputs
 	stepBufs  [][]int
@@ -103,7 +105,7 @@ func compile(p *mil.Program, blobs anert.BlobSource, strict bool) (*plan, error)
 	}
 	c := &compiler{p: pl, f: f, sc: sc, blobs: blobs, strict: strict,
 		vals: map[string]*value{}, uses: map[string]int{}, needed: map[*mil.Op]bool{},
-		inline: map[*mil.Op]*mil.Op{}, alphaMul: map[*mil.Op]*mil.Op{}, absorbed: map[*mil.Op]bool{},
+		inline: map[*mil.Op]*mil.Op{}, smPre: map[*mil.Op]*mil.Op{}, mmFused: map[*mil.Op]bool{}, alphaMul: map[*mil.Op]*mil.Op{}, absorbed: map[*mil.Op]bool{},
 		dest: map[string]view{}, preStore: map[string]view{}, blobCache: map[string][]byte{}}
 	pl.bufs = append(pl.bufs, bufInfo{kind: bufIn, size: pl.in[1] * pl.in[3]}, bufInfo{kind: bufOut, size: pl.out[1] * pl.out[3]})
 	in := f.Inputs[0]
@@ -153,9 +155,82 @@ func (c *compiler) analyse() {
 			}
 		}
 	}
+	if !c.strict {
+		c.fuseElementwise()
+	}
+	if noFusion {
+		return
+	}
+	// A softmax computes its single-use elementwise producer row by row
+	// (in strict mode that producer is one op, rounded before the softmax).
+	for _, op := range c.f.Ops {
+		if !c.needed[op] || op.Kind != "softmax" {
+			continue
+		}
+		r := op.Arg("x").Refs[0]
+		p := c.sc.Def(r)
+		if p == nil || !isElementwise(p.Kind) || c.alphaMul[p] != nil || c.inline[p] != nil || c.uses[r] != 1 ||
+			!p.Type.Tensor || !slices.Equal(p.Type.Shape, op.Type.Shape) {
+			continue
+		}
+		c.inline[p] = op
+		c.smPre[op] = p
+	}
 	if c.strict {
 		return
 	}
+	// A matmul whose result goes (through single-use reshapes and
+	// transposes) only into an elementwise group or a softmax is not
+	// rounded: it is an fp32 intermediate of that group.
+	for _, op := range c.f.Ops {
+		if !c.needed[op] || (op.Kind != "matmul" && c.alphaMul[op] == nil) || c.absorbed[op] {
+			continue
+		}
+		name := op.Result
+		for {
+			u := c.soleUse(name)
+			if u == nil {
+				break
+			}
+			if u.Kind == "reshape" || u.Kind == "transpose" {
+				name = u.Result
+				continue
+			}
+			if (isElementwise(u.Kind) && u.Type.Tensor) || u.Kind == "softmax" {
+				c.mmFused[op] = true
+			}
+			break
+		}
+	}
+}
+
+// noFusion turns off the row fusions (softmax and reduction producers,
+// unrounded matmuls into fused groups), for tests that compare the fused
+// plan with the plain one.
+var noFusion bool
+
+// soleUse returns the op that reads name when it is read by exactly one
+// needed op, once, and is not a function output.
+func (c *compiler) soleUse(name string) *mil.Op {
+	if c.uses[name] != 1 || slices.Contains(c.f.Outputs, name) {
+		return nil
+	}
+	for _, op := range c.f.Ops {
+		if !c.needed[op] {
+			continue
+		}
+		for _, a := range op.Args {
+			if slices.Contains(a.Refs, name) {
+				return op
+			}
+		}
+	}
+	return nil
+}
+
+// fuseElementwise picks the default mode's fusions: scaled matmuls and
+// elementwise chains.
+func (c *compiler) fuseElementwise() {
 	for _, op := range c.f.Ops {
 		if !c.needed[op] || !isElementwise(op.Kind) {
 			continue
@@ -493,7 +568,7 @@ func (c *compiler) matmul(mm, op *mil.Op, alpha float32) error {
 	b = b.broadcastTo(append(slices.Clone(batch), k, n))
 	out := c.out(op)
 	d := &mmDesc{a: a, b: b, c: out, m: m, n: n, k: k, alpha: alpha,
-		round: op.Type.DType == mil.FP16 && c.p.bufs[out.buf].kind == bufArena}
+		round: op.Type.DType == mil.FP16 && c.p.bufs[out.buf].kind == bufArena && !c.mmFused[op]}
 	c.emit(d, a, b, out)
 	c.set(op, out)
 	return nil
@@ -585,19 +660,46 @@ func moveLast(v view, axis int) view {
 	return v.transpose(append(perm, axis))
 }
 
+// softmax emits a row-wise softmax along its axis. Its input is computed
+// row by row by an elementwise group: the fused producer (smPre), or a
+// plain load of x.
 func (c *compiler) softmax(op *mil.Op) error {
-	x, err := c.tensorArg(op, "x")
-	if err != nil {
-		return err
-	}
 	axis := c.sc.Params(op).Axis
 	out := c.out(op)
-	d := &smDesc{in: moveLast(x.v, axis), out: moveLast(out, axis), round: op.Type.DType == mil.FP16}
-	c.emit(d, x.v, out)
-	c.p.scratch = max(c.p.scratch, 2*x.v.shape[axis])
+	var pre *ewDesc
+	roundPre := false
+	if p := c.smPre[op]; p != nil {
+		var err error
+		if pre, err = c.buildEW(p); err != nil {
+			return err
+		}
+		roundPre = c.strict && p.Type.DType == mil.FP16
+	} else {
+		x, err := c.tensorArg(op, "x")
+		if err != nil {
+			return err
+		}
+		pre = &ewDesc{shape: op.Type.Shape, leaves: []ewLeaf{{v: x.v}}}
+	}
+	vs := []view{out}
+	for i, l := range pre.leaves {
+		if !l.scalar {
+			pre.leaves[i].v = moveLast(l.v, axis)
+			vs = append(vs, l.v)
+		}
+	}
+	pre.out = moveLast(out, axis)
+	pre.shape = pre.out.shape
+	l := op.Type.Shape[axis]
+	d := &smDesc{pre: pre, round: op.Type.DType == mil.FP16, roundPre: roundPre, l: l}
+	c.emit(d, vs...)
+	c.p.scratch = max(c.p.scratch, rowScratch(l)+pre.nregs()*chunk)
 	c.set(op, out)
 	return nil
 }
+
+// rowScratch is the scratch a row of l floats takes, rounded up to 64 bytes.
+func rowScratch(l int) int { return (l + 15) &^ 15 }
 
 func (c *compiler) reduce(op *mil.Op) error {
 	x, err := c.tensorArg(op, "x")
@@ -642,6 +744,26 @@ func (c *compiler) elementwise(op *mil.Op) error {
 	if !op.Type.Tensor {
 		return c.foldScalar(op)
 	}
+	d, err := c.buildEW(op)
+	if err != nil {
+		return err
+	}
+	d.out = c.out(op)
+	vs := []view{d.out}
+	for _, l := range d.leaves {
+		if !l.scalar {
+			vs = append(vs, l.v)
+		}
+	}
+	c.emit(d, vs...)
+	c.p.scratch = max(c.p.scratch, d.nregs()*chunk)
+	c.set(op, d.out)
+	return nil
+}
+
+// buildEW compiles op and the elementwise ops fused into it into a group
+// over op's shape (without its output view).
+func (c *compiler) buildEW(op *mil.Op) (*ewDesc, error) {
 	d := &ewDesc{shape: op.Type.Shape, round: op.Type.DType == mil.FP16}
 	leafOf := map[string]int{}
 	var code []instr
@@ -706,7 +828,7 @@ func (c *compiler) elementwise(op *mil.Op) error {
 		return r, nil
 	}
 	if _, err := gen(op); err != nil {
-		return err
+		return nil, err
 	}
 	nl := len(d.leaves)
 	fix := func(r int) int {
@@ -722,17 +844,7 @@ func (c *compiler) elementwise(op *mil.Op) error {
 		}
 	}
 	d.code = code
-	d.out = c.out(op)
-	vs := []view{d.out}
-	for _, l := range d.leaves {
-		if !l.scalar {
-			vs = append(vs, l.v)
-		}
-	}
-	c.emit(d, vs...)
-	c.p.scratch = max(c.p.scratch, d.nregs()*chunk)
-	c.set(op, d.out)
-	return nil
+	return d, nil
 }
 
 // foldScalar evaluates an elementwise op on scalar constants at compile time.
