@@ -123,7 +123,13 @@ func Tiktoken(name string) (*TiktokenBPE, error) {
 			return
 		}
 		t.gpt2 = spec.gpt2
-		t.identity = "tiktoken:" + name + ":" + tiktokenHash(tokens, nil)
+		if tkCanonical(data) {
+			// The file is byte for byte what tiktokenHash would hash.
+			sum := sha256.Sum256(data)
+			t.identity = "tiktoken:" + name + ":" + hex.EncodeToString(sum[:8])
+		} else {
+			t.identity = "tiktoken:" + name + ":" + tiktokenHash(tokens, nil)
+		}
 		o.t = t
 	})
 	return o.t, o.err
@@ -424,6 +430,33 @@ func parseTiktoken(data []byte, file string) ([][]byte, error) {
 		tokens[e.rank], lines[e.rank] = e.tok, e.line
 	}
 	return tokens, nil
+}
+
+// tkCanonical reports whether data, which parseTiktoken accepted, is
+// already in the form writeTiktokenRanks writes: ranks strictly increasing
+// line by line, every line ending in "\n", no "\r" (which base64 decoding
+// would skip). Base64 and rank spellings are canonical in any accepted
+// file (strict base64, no leading zeros).
+func tkCanonical(data []byte) bool {
+	if len(data) == 0 || data[len(data)-1] != '\n' || bytes.IndexByte(data, '\r') >= 0 {
+		return false
+	}
+	prev := int64(-1)
+	for len(data) > 0 {
+		k := bytes.IndexByte(data, '\n')
+		line := data[:k]
+		data = data[k+1:]
+		sp := bytes.IndexByte(line, ' ')
+		if sp < 0 {
+			return false
+		}
+		r, ok := tkParseRank(line[sp+1:])
+		if !ok || int64(r) <= prev {
+			return false
+		}
+		prev = int64(r)
+	}
+	return true
 }
 
 // tkParseRank parses a decimal rank below 2^31 without sign or leading zeros.
