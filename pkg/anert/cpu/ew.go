@@ -272,25 +272,13 @@ func exec(in *instr, d, a, b []float32) {
 	a = a[:len(d)]
 	switch in.op {
 	case opAdd:
-		b = b[:len(d)]
-		for i := range d {
-			d[i] = a[i] + b[i]
-		}
+		binaryRow(opAdd, d, a, b)
 	case opSub:
-		b = b[:len(d)]
-		for i := range d {
-			d[i] = a[i] - b[i]
-		}
+		binaryRow(opSub, d, a, b)
 	case opMul:
-		b = b[:len(d)]
-		for i := range d {
-			d[i] = a[i] * b[i]
-		}
+		binaryRow(opMul, d, a, b)
 	case opDiv:
-		b = b[:len(d)]
-		for i := range d {
-			d[i] = a[i] / b[i]
-		}
+		binaryRow(opDiv, d, a, b)
 	case opPow:
 		b = b[:len(d)]
 		for i := range d {

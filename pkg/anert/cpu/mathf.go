@@ -63,6 +63,8 @@ func expf(x float32) float32 {
 	return float32(p * math.Float64frombits(uint64(int64(k)+1023)<<52))
 }
 
+var negInf = math.Inf(-1)
+
 func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }
 
 func tanhf(x float32) float32 { return float32(math.Tanh(float64(x))) }

@@ -145,24 +145,8 @@ func (r *smRun) work(w, part, parts int) {
 // softmaxRow sets y = softmax(x); y may be x.
 func softmaxRow(y, x []float32) {
 	y = y[:len(x)]
-	s := expAffine(y, x, 1, -maxRow(x))
-	inv := 1 / s
-	for i := range y {
-		y[i] *= inv
-	}
-}
-
-// maxRow returns the largest element of x (-Inf for none; NaN if any is).
-func maxRow(x []float32) float32 {
-	m0, m1, m2, m3 := float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		m0, m1, m2, m3 = max(m0, x[i]), max(m1, x[i+1]), max(m2, x[i+2]), max(m3, x[i+3])
-	}
-	for ; i < len(x); i++ {
-		m0 = max(m0, x[i])
-	}
-	return max(m0, m1, m2, m3)
+	s := expAffine(y, x, 1, -softmaxMax(x))
+	scaleRow(y, 1/s)
 }
 
 // ---- reductions ----
