@@ -14,6 +14,9 @@
 # a fresh process, and its time includes reading the file and writing the
 # shard (to /dev/null).
 #
+# Whole-process wall and CPU times (start-up and loading included) are
+# measured by bench/tokenize_cpu.sh; ANEKIT_CPUPROFILE=FILE profiles a run.
+#
 # usage: bash bench/tokenize.sh [RUNS]
 # Installs what is missing: python3-sentencepiece (apt-get), tiktoken (npm,
 # into ${XDG_CACHE_HOME:-~/.cache}/anekit-bench/node).

@@ -36,9 +36,10 @@ type StreamOptions struct {
 	// runtime.NumCPU().
 	Workers int
 	// ChunkSize is the target number of input bytes per unit of parallel
-	// work; <= 0 means DefaultChunkSize. It bounds memory: at most about
-	// 3*Workers+4 chunks (text and ids) are in flight, plus the longest
-	// document in a document mode.
+	// work; <= 0 means DefaultChunkSize. It bounds memory: at most
+	// 2*Workers+5 blocks (text and ids) are in flight; a block grows past
+	// ChunkSize only to hold a document (or, in SepNone, a stretch without
+	// a split point) longer than that.
 	ChunkSize int
 	// Mode selects how documents are delimited; Sep is the separator for
 	// SepString.
