@@ -14,13 +14,13 @@ import (
 // elementwise producer, a matmul whose result stays fp32 inside the group
 // that reads it, and a reduction computing its elementwise producer.
 var fusedCases = []struct {
-	name   string
-	c, s   int
-	fewer  bool    // the fused plans have fewer steps
-	tol    float64 // default fused vs float64: half an ulp + tol*max|ref| (< 0: not checked, unfused roundings remain)
+	name  string
+	c, s  int
+	fewer bool    // the fused plans have fewer steps
+	tol   float64 // default fused vs float64: half an ulp + tol*max|ref| (< 0: not checked, unfused roundings remain)
 	build func(b *mil.Builder, x mil.Var, c, s int) mil.Var
 }{
-	{"attention", 64, 80, true, 2e-5, func(b *mil.Builder, x mil.Var, c, s int) mil.Var {
+	{"attention", 64, 512, true, 2e-5, func(b *mil.Builder, x mil.Var, c, s int) mil.Var {
 		// scores = Qᵀ·K * 0.25 + causal mask; softmax over keys
 		q := b.Reshape(b.SliceBySize(x, []int{0, 0, 0, 0}, []int{1, 32, 1, s}), 1, 2, 16, s)
 		k := b.Reshape(b.SliceBySize(x, []int{0, 32, 0, 0}, []int{1, 32, 1, s}), 1, 2, 16, s)
@@ -40,7 +40,7 @@ var fusedCases = []struct {
 		t := b.Sub(b.Mul(x, b.FP16(1.5)), b.SliceBySize(x, []int{0, 3, 0, 0}, []int{1, 1, 1, s}))
 		return b.Softmax(t, 1)
 	}},
-	{"matmul_into_group", 32, 48, false, -1, func(b *mil.Builder, x mil.Var, c, s int) mil.Var {
+	{"matmul_into_group", 32, 512, false, -1, func(b *mil.Builder, x mil.Var, c, s int) mil.Var {
 		// attention-backward's dS = P * (dP - rowsum): dP a matmul
 		a := b.Reshape(x, 1, 1, c, s)
 		dp := b.MatMul(a, a, true, false) // [1,1,S,S]

@@ -49,7 +49,7 @@ func (d *mmDesc) bind(b *binding) runner {
 	r.b = matOf(ob, d.b.st[nb], d.b.st[nb+1], sts[1][last])
 	r.c = matOf(oc, d.c.st[nb], d.c.st[nb+1], sts[2][last])
 	if d.round && oc.f32 != nil {
-		r.rnd.buf = oc.f32[d.c.off : d.c.off+elems(d.c.shape)]
+		r.rnd.buf = oc.f32[d.c.off : d.c.off+extent(d.c)] // with any row padding
 		r.rnd.hs = b.hs
 	}
 	return r

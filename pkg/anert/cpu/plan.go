@@ -344,6 +344,47 @@ func axisBegin(rank, axis, at int) []int {
 	return b
 }
 
+// outRows is out for the results of matmuls, softmaxes and elementwise
+// groups: a new arena buffer whose rows (last axis) are a multiple of 512
+// floats gets 16 floats of padding after each row, so that a GEMM reading
+// it as an operand steps through memory by a stride that is not a multiple
+// of 2 KiB (such strides pile a micro-panel's rows into a few L1 sets, and
+// internal/gemm then copies the operand rather than reading it in place).
+// Views of such a buffer are strided like any other; a reshape that would
+// merge its last axis copies.
+func (c *compiler) outRows(op *mil.Op) view {
+	if d, ok := c.dest[op.Result]; ok {
+		return d
+	}
+	shape := op.Type.Shape
+	r := len(shape)
+	if r < 2 || shape[r-1]%512 != 0 || elems(shape[:r-1]) < 64 {
+		return c.newArena(shape)
+	}
+	const pad = 16
+	rows := elems(shape[:r-1])
+	c.p.bufs = append(c.p.bufs, bufInfo{kind: bufArena, size: rows * (shape[r-1] + pad), first: -1})
+	v := denseView(len(c.p.bufs)-1, shape)
+	st := shape[r-1] + pad
+	for i := r - 2; i >= 0; i-- {
+		v.st[i] = st
+		st *= shape[i]
+	}
+	return v
+}
+
+// extent is the number of elements from v's first to its last, inclusive.
+func extent(v view) int {
+	n := 1
+	for i, d := range v.shape {
+		if d == 0 {
+			return 0
+		}
+		n += (d - 1) * v.st[i]
+	}
+	return n
+}
+
 func (c *compiler) newArena(shape []int) view {
 	c.p.bufs = append(c.p.bufs, bufInfo{kind: bufArena, size: max(elems(shape), 1), first: -1})
 	return denseView(len(c.p.bufs)-1, shape)
@@ -566,7 +607,7 @@ func (c *compiler) matmul(mm, op *mil.Op, alpha float32) error {
 	batch := shape[:r-2]
 	a = a.broadcastTo(append(slices.Clone(batch), m, k))
 	b = b.broadcastTo(append(slices.Clone(batch), k, n))
-	out := c.out(op)
+	out := c.outRows(op)
 	d := &mmDesc{a: a, b: b, c: out, m: m, n: n, k: k, alpha: alpha,
 		round: op.Type.DType == mil.FP16 && c.p.bufs[out.buf].kind == bufArena && !c.mmFused[op]}
 	c.emit(d, a, b, out)
@@ -665,7 +706,7 @@ func moveLast(v view, axis int) view {
 // plain load of x.
 func (c *compiler) softmax(op *mil.Op) error {
 	axis := c.sc.Params(op).Axis
-	out := c.out(op)
+	out := c.outRows(op)
 	var pre *ewDesc
 	roundPre := false
 	if p := c.smPre[op]; p != nil {
@@ -748,7 +789,7 @@ func (c *compiler) elementwise(op *mil.Op) error {
 	if err != nil {
 		return err
 	}
-	d.out = c.out(op)
+	d.out = c.outRows(op)
 	vs := []view{d.out}
 	for _, l := range d.leaves {
 		if !l.scalar {
