@@ -17,6 +17,11 @@
 # alternating every timing, and prints the median of the per-pair ratios
 # (env PAIRS, default 9): on a busy machine that is the steadier comparison.
 set -euo pipefail
+# Some machines here force OpenBLAS onto its Haswell (AVX2) kernels through
+# OPENBLAS_CORETYPE for the sake of old builds. The reference must be
+# OpenBLAS at its best on this CPU, so both variables are dropped for every
+# OpenBLAS run (gemm_ref checks its results), and the kernel set is printed.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 ROUNDS=${1:-5}
 REPS=${REPS:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +40,7 @@ fi
 gcc -O3 -march=native -mf16c -mavx2 -o "$work/gemm_ref" "$root/bench/gemm_ref.c" \
 	-I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas -lm
 (cd "$root" && go build -o "$work/ane-bench" ./cmd/ane-bench)
+echo "OpenBLAS kernel set: $("$work/gemm_ref" core)"
 
 json() { python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["kernel"], '"$1"')'; }
 

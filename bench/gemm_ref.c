@@ -5,6 +5,8 @@
  *                                 alpha 1, beta 0); threads from
  *                                 OPENBLAS_NUM_THREADS. Prints the median
  *                                 GFLOPS.
+ *   gemm_ref core                 print the kernel set OpenBLAS chose for
+ *                                 this CPU (openblas_get_corename).
  *   gemm_ref convert N REPS       time a plain F16C loop (_mm256_cvtps_ph /
  *                                 _mm256_cvtph_ps, 8 lanes) over N elements.
  *                                 Prints median GB/s of fp32->fp16 and
@@ -94,10 +96,28 @@ int main(int argc, char **argv) {
 		for (long i = 0; i < (long)g.m * g.k; i++) g.a[i] = (i % 7) * 0.1f;
 		for (long i = 0; i < (long)g.k * g.n; i++) g.b[i] = (i % 5) * 0.1f;
 		run_gemm(&g);
+		/* The reference must be right before it is fast: check a sample of
+		 * C against a double-precision dot product (forced kernel sets can
+		 * compute wrong results on CPUs they were not written for). */
+		for (long t = 0; t < 64; t++) {
+			int i = (int)((t * 7919) % g.m), j = (int)((t * 104729) % g.n);
+			double want = 0;
+			for (int p = 0; p < g.k; p++) want += (double)g.a[(long)i * g.k + p] * g.b[(long)p * g.n + j];
+			double got = g.c[(long)i * g.n + j], tol = 1e-4 * (want < 0 ? -want : want) + 1e-3;
+			if (got - want > tol || want - got > tol) {
+				fprintf(stderr, "gemm_ref: OpenBLAS (%s) computed C[%d][%d] = %g, want %g\n",
+					openblas_get_corename(), i, j, got, want);
+				return 1;
+			}
+		}
 		double *gf = malloc(sizeof(double) * reps);
 		for (int r = 0; r < reps; r++)
 			gf[r] = 2.0 * g.m * g.n * g.k / timeit(run_gemm, &g) / 1e9;
 		printf("%.3f\n", median(gf, reps));
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "core") == 0) {
+		printf("%s\n", openblas_get_corename());
 		return 0;
 	}
 	if (argc == 4 && strcmp(argv[1], "convert") == 0) {
