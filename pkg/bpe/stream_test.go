@@ -13,36 +13,9 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
-
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// sharedDir returns <repo>/../shared or skips the test.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	d := filepath.Join(repoRoot(t), "..", "shared")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data folder %s is absent: %v", d, err)
-	}
-	return d
-}
 
 // pairTok is a test Splitter whose split points depend on where the text
 // starts: it encodes byte pairs, so only even offsets are split points, and
@@ -86,7 +59,7 @@ type namedTok struct {
 func testTokenizers(t *testing.T) []namedTok {
 	out := []namedTok{{"pairs", pairTok{}}, {"bytes-nosplit", noSplit{NewBytes()}}}
 	specs := []string{"bytes", "r50k_base", "p50k_base", "cl100k_base", "o200k_base"}
-	if d := filepath.Join(repoRoot(t), "..", "shared", "data"); dirExists(d) {
+	if d := filepath.Join(sharedtest.Root(t), "..", "shared", "data"); dirExists(d) {
 		specs = append(specs, "llama2:"+filepath.Join(d, "llama2-tokenizer.bin"),
 			"llama2:"+filepath.Join(d, "llama2-tokenizer.model"))
 	}
@@ -110,7 +83,7 @@ const edgeText = "First doc line one\r\nline two  \n\n \t\n\nSecond  doc: héllo
 	"\n\n\nthird\x00\xff\xfe bytes<|endoftext|>after\n   leading spaces\n\ttab\nlast line without newline"
 
 func corpus(t *testing.T) []byte {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "tinyshakespeare.txt"))
+	b, err := os.ReadFile(filepath.Join(sharedtest.Root(t), "examples", "tinyshakespeare.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,39 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = up
-	}
-}
-
-// sharedDir is <repo>/../shared, or a skip when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	d := filepath.Join(repoRoot(t), "..", "shared")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared test data not found at %s (clone the repository with shared/ beside it): %v", d, err)
-	}
-	return d
-}
-
 func TestExampleModels(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "examples", "models")
+	dir := filepath.Join(sharedtest.Root(t), "examples", "models")
 	want := map[string]struct {
 		d, h, l, nh, nkv, hd, v, s int
 		tied, qk                   bool
@@ -74,14 +47,14 @@ func TestExampleModels(t *testing.T) {
 func TestConfigParams(t *testing.T) {
 	// stories110M: 109.53M parameters with the embedding counted once
 	// (research notes §3.1); Qwen3-0.6B shape: 596.04M (without q/k norms).
-	c, err := LoadConfig(filepath.Join(repoRoot(t), "examples", "models", "stories110m.yaml"))
+	c, err := LoadConfig(filepath.Join(sharedtest.Root(t), "examples", "models", "stories110m.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := c.NumParams(); math.Abs(float64(n)/1e6-109.53) > 0.01 {
 		t.Errorf("stories110m: %d params, want 109.53M", n)
 	}
-	q, err := LoadConfig(filepath.Join(repoRoot(t), "examples", "models", "qwen3-0.6b.yaml"))
+	q, err := LoadConfig(filepath.Join(sharedtest.Root(t), "examples", "models", "qwen3-0.6b.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

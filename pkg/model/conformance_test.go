@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/format"
 )
 
@@ -23,7 +24,7 @@ const (
 )
 
 func loadStories260K(t *testing.T) (string, Config, *Weights[float32]) {
-	sh := sharedDir(t)
+	sh := sharedtest.Dir(t)
 	m, err := format.ReadLlama2Model(filepath.Join(sh, "data", "stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,13 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 )
 
 // go test -tags long -run Stories110M -bench Stories110M ./pkg/model
 
 func stories110m(t testing.TB) Config {
-	c, err := LoadConfig(filepath.Join(repoRoot(t), "examples", "models", "stories110m.yaml"))
+	c, err := LoadConfig(filepath.Join(sharedtest.Root(t), "examples", "models", "stories110m.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

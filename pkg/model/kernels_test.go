@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/anekit/anekit/internal/f16"
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 	_ "github.com/anekit/anekit/pkg/anert/cpu"
 	"github.com/anekit/anekit/pkg/mil"
@@ -18,7 +19,7 @@ import (
 // 64), and a Qwen3-like GQA shape with q/k norm, n_heads·head_dim ≠ dim and
 // the deepnet residual scale.
 func kernelTestConfigs(t testing.TB) []Config {
-	tiny, err := LoadConfig(filepath.Join(repoRoot(t), "examples", "models", "tiny.yaml"))
+	tiny, err := LoadConfig(filepath.Join(sharedtest.Root(t), "examples", "models", "tiny.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
