@@ -128,8 +128,10 @@ func (o *operand) load(buf []float32, h []uint16, pos, s, n int) []float32 {
 	return buf
 }
 
-// store writes src to elements pos, pos+s, ... of o.
-func (o *operand) store(src []float32, pos, s int) {
+// store writes src to elements pos, pos+s, ... of o; h is scratch of any
+// non-zero length for a strided fp16 store (converted in bulk, then
+// scattered).
+func (o *operand) store(src []float32, pos, s int, h []uint16) {
 	n := len(src)
 	if o.f32 != nil {
 		if s == 1 {
@@ -148,8 +150,14 @@ func (o *operand) store(src []float32, pos, s int) {
 		f16.Encode(o.f16[pos:pos+n], src)
 		return
 	}
-	for i, v := range src {
-		o.f16[pos+i*s] = f16.FromFloat32(v)
+	for n0 := 0; n0 < n; n0 += len(h) {
+		m := min(len(h), n-n0)
+		f16.Encode(h[:m], src[n0:n0+m])
+		p := pos + n0*s
+		for _, v := range h[:m] {
+			o.f16[p] = v
+			p += s
+		}
 	}
 }
 
@@ -248,7 +256,7 @@ func (r *ewRun) work(w, part, parts int) {
 				roundHalves(res, r.hs[w])
 			}
 			for rr := r0; rr < r1; rr++ {
-				r.out.store(res[(rr-r0)*r.inner:(rr-r0+1)*r.inner], r.out.base(r.outer, rr), os)
+				r.out.store(res[(rr-r0)*r.inner:(rr-r0+1)*r.inner], r.out.base(r.outer, rr), os, r.hs[w])
 			}
 			continue
 		}
@@ -264,7 +272,7 @@ func (r *ewRun) work(w, part, parts int) {
 		if round {
 			roundHalves(res, r.hs[w])
 		}
-		r.out.store(res, ob, os)
+		r.out.store(res, ob, os, r.hs[w])
 	}
 }
 

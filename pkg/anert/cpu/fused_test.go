@@ -49,6 +49,14 @@ var fusedCases = []struct {
 		p := b.Softmax(b.Mul(b.MatMul(a, a, true, false), b.FP16(0.125)), -1)
 		return b.Reshape(b.Mul(p, b.Sub(dp, r)), 1, s, 1, s)
 	}},
+	{"reduce_last", 40, 3000, true, -1, func(b *mil.Builder, x mil.Var, c, s int) mil.Var {
+		// attention backward's row sums: sum(dO * O) along the last axis
+		y := b.SliceBySize(x, []int{0, 20, 0, 0}, []int{1, 20, 1, s})
+		x0 := b.SliceBySize(x, []int{0, 0, 0, 0}, []int{1, 20, 1, s})
+		r := b.Reduce("reduce_sum", b.Mul(x0, y), []int{3}, true)
+		m := b.Reduce("reduce_max", b.Unary("exp", x0), []int{3}, true)
+		return b.Sub(b.Sub(x0, r), m)
+	}},
 	{"reduce_chain", 40, 300, false, -1, func(b *mil.Builder, x mil.Var, c, s int) mil.Var {
 		// RMSNorm: x * rsqrt(mean(x*x over channels) + eps)
 		ms := b.Reduce("reduce_mean", b.Mul(x, x), []int{1}, true)

@@ -138,7 +138,7 @@ func (r *smRun) work(w, part, parts int) {
 		if r.d.round && out.f32 != nil { // an fp16 store rounds anyway
 			roundHalves(y, hs)
 		}
-		out.store(y, ob, os)
+		out.store(y, ob, os, hs)
 	}
 }
 
@@ -259,6 +259,80 @@ func (r *redRun) work(w, part, parts int) {
 			}
 		}
 	}
+}
+
+// rowRedDesc reduces along the last axis: pre computes the input row by
+// row (a fused elementwise producer, or a plain load) and pre.out is the
+// dense fp32 result seen with stride 0 along that axis.
+type rowRedDesc struct {
+	pre      *ewDesc
+	kind     redKind
+	round    bool // round the result to fp16
+	roundPre bool // round the input to fp16 first (strict mode)
+}
+
+type rowRedRun struct {
+	d    *rowRedDesc
+	pre  *ewRun
+	pool *pool
+}
+
+func (d *rowRedDesc) bind(b *binding) runner {
+	return &rowRedRun{d: d, pre: bindEW(d.pre, b, true, chunk), pool: b.pool}
+}
+
+func (r *rowRedRun) run() {
+	p := r.pre
+	r.pool.run(r, partsFor(p.rows*p.inner*(1+len(p.d.code)), p.rows, r.pool.threads()))
+}
+
+func (r *rowRedRun) work(w, part, parts int) {
+	p := r.pre
+	l := p.inner
+	x := p.scratch[w][:chunk]
+	out := &p.out
+	for row := part * p.rows / parts; row < (part+1)*p.rows/parts; row++ {
+		acc := float32(0)
+		if r.d.kind == redMax {
+			acc = float32(negInf)
+		}
+		for c0 := 0; c0 < l; c0 += chunk {
+			n := min(chunk, l-c0)
+			v := p.eval(w, row, row+1, c0, n, x[:n])
+			if r.d.roundPre {
+				roundHalves(v, p.hs[w]) // v is x: the group has code
+			}
+			if r.d.kind == redMax {
+				acc = max(acc, softmaxMax(v))
+			} else {
+				acc += sumRow(v)
+			}
+		}
+		if r.d.kind == redMean {
+			acc *= 1 / float32(l)
+		}
+		if r.d.round {
+			acc = roundHalf(acc)
+		}
+		out.f32[out.base(p.outer, row)] = acc
+	}
+}
+
+// sumRow returns the sum of x, accumulated in float32 in four interleaved
+// partial sums.
+func sumRow(x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i]
+		s1 += x[i+1]
+		s2 += x[i+2]
+		s3 += x[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // ---- im2col for general convolutions ----

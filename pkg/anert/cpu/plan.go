@@ -56,7 +56,7 @@ type compiler struct {
 	inline    map[*mil.Op]*mil.Op // elementwise op -> the consumer it is fused into
 	alphaMul  map[*mil.Op]*mil.Op // mul -> the matmul it absorbs
 	absorbed  map[*mil.Op]bool    // matmuls computed by their mul
-	smPre     map[*mil.Op]*mil.Op // softmax -> the elementwise op computed inside it
+	rowPre    map[*mil.Op]*mil.Op // softmax or row reduction -> the elementwise op computed inside it
 	mmFused   map[*mil.Op]bool    // matmul (or its scaling mul) whose result a fused group rounds
 	dest      map[string]view     // where a value must end up
 	preStore  map[string]view     // concat results allocated ahead of their inputs
@@ -105,7 +105,7 @@ func compile(p *mil.Program, blobs anert.BlobSource, strict bool) (*plan, error)
 	}
 	c := &compiler{p: pl, f: f, sc: sc, blobs: blobs, strict: strict,
 		vals: map[string]*value{}, uses: map[string]int{}, needed: map[*mil.Op]bool{},
-		inline: map[*mil.Op]*mil.Op{}, smPre: map[*mil.Op]*mil.Op{}, mmFused: map[*mil.Op]bool{}, alphaMul: map[*mil.Op]*mil.Op{}, absorbed: map[*mil.Op]bool{},
+		inline: map[*mil.Op]*mil.Op{}, rowPre: map[*mil.Op]*mil.Op{}, mmFused: map[*mil.Op]bool{}, alphaMul: map[*mil.Op]*mil.Op{}, absorbed: map[*mil.Op]bool{},
 		dest: map[string]view{}, preStore: map[string]view{}, blobCache: map[string][]byte{}}
 	pl.bufs = append(pl.bufs, bufInfo{kind: bufIn, size: pl.in[1] * pl.in[3]}, bufInfo{kind: bufOut, size: pl.out[1] * pl.out[3]})
 	in := f.Inputs[0]
@@ -161,20 +161,21 @@ func (c *compiler) analyse() {
 	if noFusion {
 		return
 	}
-	// A softmax computes its single-use elementwise producer row by row
-	// (in strict mode that producer is one op, rounded before the softmax).
+	// A softmax, or a reduction along the last axis, computes its
+	// single-use elementwise producer row by row (in strict mode that
+	// producer is one op, rounded before the softmax or reduction).
 	for _, op := range c.f.Ops {
-		if !c.needed[op] || op.Kind != "softmax" {
+		if !c.needed[op] || (op.Kind != "softmax" && !c.rowReduce(op)) {
 			continue
 		}
 		r := op.Arg("x").Refs[0]
 		p := c.sc.Def(r)
 		if p == nil || !isElementwise(p.Kind) || c.alphaMul[p] != nil || c.inline[p] != nil || c.uses[r] != 1 ||
-			!p.Type.Tensor || !slices.Equal(p.Type.Shape, op.Type.Shape) {
+			!p.Type.Tensor {
 			continue
 		}
 		c.inline[p] = op
-		c.smPre[op] = p
+		c.rowPre[op] = p
 	}
 	if c.strict {
 		return
@@ -208,6 +209,16 @@ func (c *compiler) analyse() {
 // unrounded matmuls into fused groups), for tests that compare the fused
 // plan with the plain one.
 var noFusion bool
+
+// rowReduce reports whether op reduces along the last axis only.
+func (c *compiler) rowReduce(op *mil.Op) bool {
+	if op.Kind != "reduce_sum" && op.Kind != "reduce_mean" && op.Kind != "reduce_max" {
+		return false
+	}
+	t, ok := c.sc.ArgType(op, "x")
+	axes := c.sc.Params(op).Axes
+	return ok && len(axes) == 1 && axes[0] == len(t.Shape)-1
+}
 
 // soleUse returns the op that reads name when it is read by exactly one
 // needed op, once, and is not a function output.
@@ -709,7 +720,7 @@ func (c *compiler) softmax(op *mil.Op) error {
 	out := c.outRows(op)
 	var pre *ewDesc
 	roundPre := false
-	if p := c.smPre[op]; p != nil {
+	if p := c.rowPre[op]; p != nil {
 		var err error
 		if pre, err = c.buildEW(p); err != nil {
 			return err
@@ -743,13 +754,13 @@ func (c *compiler) softmax(op *mil.Op) error {
 func rowScratch(l int) int { return (l + 15) &^ 15 }
 
 func (c *compiler) reduce(op *mil.Op) error {
-	x, err := c.tensorArg(op, "x")
-	if err != nil {
-		return err
-	}
 	pr := c.sc.Params(op)
+	xt, ok := c.sc.ArgType(op, "x")
+	if !ok {
+		return c.errf(op, "missing argument x")
+	}
 	buf := c.newArena(op.Type.Shape)
-	kshape := slices.Clone(x.v.shape)
+	kshape := slices.Clone(xt.Shape)
 	count := 1
 	for _, a := range pr.Axes {
 		count *= kshape[a]
@@ -759,10 +770,43 @@ func (c *compiler) reduce(op *mil.Op) error {
 	for _, a := range pr.Axes {
 		ov.st[a] = 0
 	}
-	ov.shape = slices.Clone(x.v.shape)
+	ov.shape = slices.Clone(xt.Shape)
 	kind := map[string]redKind{"reduce_sum": redSum, "reduce_mean": redMean, "reduce_max": redMax}[op.Kind]
+	round := op.Type.DType == mil.FP16
+	if c.rowReduce(op) {
+		var pre *ewDesc
+		roundPre := false
+		if p := c.rowPre[op]; p != nil {
+			var err error
+			if pre, err = c.buildEW(p); err != nil {
+				return err
+			}
+			roundPre = c.strict && p.Type.DType == mil.FP16
+		} else {
+			x, err := c.tensorArg(op, "x")
+			if err != nil {
+				return err
+			}
+			pre = &ewDesc{shape: xt.Shape, leaves: []ewLeaf{{v: x.v}}}
+		}
+		pre.out = ov
+		vs := []view{buf}
+		for _, l := range pre.leaves {
+			if !l.scalar {
+				vs = append(vs, l.v)
+			}
+		}
+		c.emit(&rowRedDesc{pre: pre, kind: kind, round: round, roundPre: roundPre}, vs...)
+		c.p.scratch = max(c.p.scratch, chunk+pre.nregs()*chunk)
+		c.set(op, buf)
+		return nil
+	}
+	x, err := c.tensorArg(op, "x")
+	if err != nil {
+		return err
+	}
 	c.emit(&redDesc{in: x.v, out: ov, kind: kind, count: count, size: elems(op.Type.Shape),
-		round: op.Type.DType == mil.FP16}, x.v, buf)
+		round: round}, x.v, buf)
 	c.p.scratch = max(c.p.scratch, chunk)
 	c.set(op, buf)
 	return nil
