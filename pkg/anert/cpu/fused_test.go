@@ -57,7 +57,7 @@ var fusedCases = []struct {
 		m := b.Reduce("reduce_max", b.Unary("exp", x0), []int{3}, true)
 		return b.Sub(b.Sub(x0, r), m)
 	}},
-	{"reduce_chain", 40, 300, false, -1, func(b *mil.Builder, x mil.Var, c, s int) mil.Var {
+	{"reduce_chain", 64, 2048, false, -1, func(b *mil.Builder, x mil.Var, c, s int) mil.Var {
 		// RMSNorm: x * rsqrt(mean(x*x over channels) + eps)
 		ms := b.Reduce("reduce_mean", b.Mul(x, x), []int{1}, true)
 		return b.Mul(x, b.Apply("rsqrt", mil.A("x", b.Add(ms, b.FP16(1e-3)))))

@@ -176,6 +176,7 @@ type redRun struct {
 	in, out operand
 	all     []float32 // the whole output buffer
 	indep   bool      // every row feeds a different output element
+	cols    redCols
 	scratch [][]float32
 	hs      [][]uint16
 	pool    *pool
@@ -183,6 +184,7 @@ type redRun struct {
 
 func (d *redDesc) bind(b *binding) runner {
 	r := &redRun{d: d, pool: b.pool, scratch: b.scratch, hs: b.hs}
+	r.cols.r = r
 	shape, sts := coalesce(d.in.shape, d.in.st, d.out.st)
 	last := len(shape) - 1
 	r.l = shape[last]
@@ -208,9 +210,12 @@ func (r *redRun) run() {
 	for i := range r.all {
 		r.all[i] = init
 	}
-	if r.indep {
+	switch {
+	case r.indep: // parts take rows
 		r.pool.run(r, partsFor(r.rows*r.l, r.rows, r.pool.threads()))
-	} else {
+	case r.out.st[len(r.outer)] != 0: // parts take columns, each its own outputs
+		r.pool.run(&r.cols, partsFor(r.rows*r.l, r.l/16+1, r.pool.threads()))
+	default:
 		r.work(0, 0, 1)
 	}
 	if r.d.kind == redMean {
@@ -224,14 +229,30 @@ func (r *redRun) run() {
 	}
 }
 
+// redCols is a redRun split by columns (the kept inner axis).
+type redCols struct{ r *redRun }
+
+func (t *redCols) work(w, part, parts int) {
+	c0, c1 := part*t.r.l/parts&^15, (part+1)*t.r.l/parts&^15
+	if part == parts-1 {
+		c1 = t.r.l
+	}
+	t.r.reduce(w, 0, t.r.rows, c0, c1)
+}
+
 func (r *redRun) work(w, part, parts int) {
+	r.reduce(w, part*r.rows/parts, (part+1)*r.rows/parts, 0, r.l)
+}
+
+// reduce accumulates rows [r0, r1), columns [k0, k1) of the input.
+func (r *redRun) reduce(w, r0, r1, k0, k1 int) {
 	scr := r.scratch[w]
 	li := len(r.outer)
 	is, os := r.in.st[li], r.out.st[li]
-	for row := part * r.rows / parts; row < (part+1)*r.rows/parts; row++ {
+	for row := r0; row < r1; row++ {
 		ob := r.out.base(r.outer, row)
-		for c0 := 0; c0 < r.l; c0 += chunk {
-			n := min(chunk, r.l-c0)
+		for c0 := k0; c0 < k1; c0 += chunk {
+			n := min(chunk, k1-c0)
 			x := r.in.load(scr[:n], r.hs[w], r.in.base(r.outer, row)+c0*is, is, n)
 			if os == 0 {
 				acc := r.out.f32[ob]
