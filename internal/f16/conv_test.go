@@ -19,7 +19,7 @@ func forEachImpl(t *testing.T, f func(t *testing.T)) {
 			restore[i]()
 		}
 	}()
-	for _, disable := range []func() func(){cpu.DisableAVX512, cpu.DisableF16C, nil} {
+	for _, disable := range []func() func(){cpu.DisableAVX512, cpu.DisableF16C, cpu.DisableNEON, nil} {
 		if name := Impl(); !seen[name] {
 			seen[name] = true
 			t.Run(name, f)

@@ -77,7 +77,8 @@ func Round(f float32) float32 { return ToFloat32(FromFloat32(f)) }
 
 // Encode converts src to halves in dst; len(dst) must be >= len(src).
 // The result is bit-identical to FromFloat32 on each element; on amd64 it
-// runs VCVTPS2PH 16 or 8 lanes at a time when the CPU has AVX-512 or F16C.
+// runs VCVTPS2PH 16 or 8 lanes at a time when the CPU has AVX-512 or F16C,
+// on arm64 FCVTN/FCVTN2 8 lanes at a time (hand-written, conv_arm64.s).
 func Encode(dst []uint16, src []float32) {
 	_ = dst[:len(src)]
 	encode(dst[:len(src)], src)
@@ -85,7 +86,8 @@ func Encode(dst []uint16, src []float32) {
 
 // Decode converts halves in src to float32 in dst; len(dst) must be >= len(src).
 // The result is bit-identical to ToFloat32 on each element; on amd64 it
-// runs VCVTPH2PS 16 or 8 lanes at a time when the CPU has AVX-512 or F16C.
+// runs VCVTPH2PS 16 or 8 lanes at a time when the CPU has AVX-512 or F16C,
+// on arm64 FCVTL/FCVTL2 8 lanes at a time (hand-written, conv_arm64.s).
 func Decode(dst []float32, src []uint16) {
 	_ = dst[:len(src)]
 	decode(dst[:len(src)], src)
