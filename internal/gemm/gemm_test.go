@@ -11,7 +11,8 @@ import (
 )
 
 // forEachKernel runs f once per micro-kernel this machine can run, turning
-// the faster ones off in turn (AVX-512, then AVX2, then pure Go).
+// the faster ones off in turn (AVX-512, then AVX2, then pure Go; on arm64
+// NEON, then pure Go).
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	seen := map[string]bool{}
@@ -21,7 +22,7 @@ func forEachKernel(t *testing.T, f func(t *testing.T)) {
 			restore[i]()
 		}
 	}()
-	for _, disable := range []func() func(){cpu.DisableAVX512, cpu.DisableAVX2, nil} {
+	for _, disable := range []func() func(){cpu.DisableAVX512, cpu.DisableAVX2, cpu.DisableNEON, nil} {
 		if name := Impl(); !seen[name] {
 			seen[name] = true
 			t.Run(name, f)
@@ -248,6 +249,20 @@ func TestBlocking(t *testing.T) {
 			noDynamic = true
 			t.Run(c.String()+"-static", func(t *testing.T) { runCase(t, r, c) })
 			noDynamic = false
+		}
+	})
+}
+
+// TestBetaZero checks that beta == 0 and beta == -0 both leave C unread
+// (NaN in C does not propagate), in every micro-kernel row count.
+func TestBetaZero(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 5))
+		for _, beta := range []float32{0, float32(math.Copysign(0, -1))} {
+			for m := 1; m <= 16; m++ {
+				c := gemmCase{batch: 1, m: m, n: 35, k: 9, alpha: 1.5, beta: beta, nanC: true}
+				t.Run(c.String(), func(t *testing.T) { runCase(t, r, c) })
+			}
 		}
 	})
 }

@@ -46,9 +46,12 @@ func run256(mr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	kern256[mr-1](k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, alpha, beta)
 }
 
-// currentKernel returns the fastest kernel the CPU flags allow now.
+// currentKernel returns the fastest kernel the CPU flags allow now, or the
+// Go kernel when ANEKIT_GEMM=go.
 func currentKernel() *kernel {
 	switch {
+	case forced == "go":
+		return goKernel
 	case cpu.HasAVX512():
 		return avx512Kernel
 	case cpu.HasAVX2():
