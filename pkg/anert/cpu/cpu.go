@@ -17,9 +17,14 @@
 //   - a value used only by a reshape, transpose or concat is computed
 //     straight into its place in the output surface (or in the concat's
 //     buffer), so most concats copy nothing;
-//   - intermediate buffers share one arena, reused by liveness;
+//   - a softmax, or a reduction along the last axis, computes its
+//     single-use elementwise producer (the attention mask's add, the mul
+//     of a row sum) in the same pass over each row;
+//   - intermediate buffers share one arena, reused by liveness; large
+//     results get padded rows so GEMMs read them in place;
 //   - elementwise ops, softmax and reductions run in chunks split across a
-//     binding's worker goroutines (Options.Threads, default all cores);
+//     binding's worker goroutines (Options.Threads, default all cores), with
+//     AVX-512 row loops (exp, add, sub, mul, div) on amd64;
 //   - Eval allocates nothing.
 //
 // The backend runs any well-formed program: it does not enforce the
@@ -31,17 +36,21 @@
 // fp32, softmax and reductions accumulate in fp32). By default the result of
 // every step whose MIL type is fp16 is rounded to fp16 (round to nearest
 // even) when it is stored, as on the hardware. A step is one MIL op, or a
-// fused group:
+// fused group whose intermediates stay fp32 and whose result is rounded once:
 //   - a chain of elementwise ops in which each intermediate has one use and
 //     the shape of the result (for example sigmoid -> mul -> mul of SiLU
-//     gating): the intermediates stay fp32, only the group's result is
-//     rounded;
+//     gating);
 //   - matmul followed by a mul with a scalar constant (attention scaling):
-//     the scale is the GEMM's alpha, and the product is rounded once.
+//     the scale is the GEMM's alpha;
+//   - a matmul whose result goes, through single-use reshapes and
+//     transposes only, into an elementwise group or a softmax: the group
+//     reads the GEMM's fp32 output;
+//   - a softmax or last-axis reduction with its elementwise producer chain.
 //
-// Options.Strict disables both fusions' shortcuts: every op's fp16 result is
-// rounded to fp16, exactly as a literal reading of the program. fp32-typed
-// values are never rounded.
+// Options.Strict disables the fusions' shortcuts: every op's fp16 result is
+// rounded to fp16, exactly as a literal reading of the program (a softmax or
+// reduction still computes a one-op producer in its pass, rounded first,
+// with the same result). fp32-typed values are never rounded.
 package cpu
 
 import (
