@@ -5,7 +5,7 @@ CMDS    := $(notdir $(wildcard cmd/*))
 FUZZTIME ?= 10s
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test demo bench fuzz lint cross clean
+.PHONY: all build test test-arm64 demo bench fuzz lint cross clean
 
 all: build
 
@@ -17,6 +17,15 @@ build:
 ## test: every package's tests (those needing ../shared skip without it)
 test:
 	$(GO) test -count=1 ./...
+
+## test-arm64: the assembly packages' tests built for linux/arm64 and run
+## under qemu user-mode emulation (NEON and Go paths; correctness only,
+## emulated timings mean nothing). Skips when qemu-aarch64 is absent.
+QEMU_ARM64 ?= $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)
+test-arm64:
+	@if [ -z "$(QEMU_ARM64)" ]; then \
+	  echo "test-arm64: skipped: no qemu-aarch64 (apt-get install qemu-user-static)"; exit 0; fi; \
+	GOARCH=arm64 $(GO) test -count=1 -short -exec $(QEMU_ARM64) ./internal/cpu ./internal/f16 ./internal/gemm
 
 ## demo: the pipeline on examples/tinyshakespeare.txt
 demo: build
