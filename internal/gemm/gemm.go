@@ -8,14 +8,32 @@
 // packed into panels of NR columns (fp16 decoded on the way), A is read in
 // place or packed into panels of MR rows, and a register-blocked
 // micro-kernel computes MR×NR tiles of C, blocked for the caches (K in the
-// L1-resident A panel, N in the L2-resident B block). On amd64 the kernels
-// are avo-generated assembly (see _asm): AVX-512 14×32 or AVX2+FMA 6×16,
-// chosen at run time from internal/cpu; elsewhere, or with the purego build
-// tag, a 4×4 kernel in Go runs behind the same blocking. Large multiplies
-// are shared among Threads() goroutines from a persistent pool; batches of
-// small ones are shared by batch entry. Steady-state calls do not allocate.
-// Impl names the kernel in use. NEON and Accelerate on arm64 are not
-// written yet: darwin/arm64 runs the Go kernel.
+// L1-resident A panel, N in the L2-resident B block). The kernels:
+//
+//   - amd64: avo-generated assembly (see _asm), AVX-512 14×32 or AVX2+FMA
+//     6×16, chosen at run time from internal/cpu;
+//   - arm64: a hand-written NEON 8×12 kernel (kernel_arm64.s: 24 of the 32
+//     vector registers accumulate, FMLA by element);
+//   - elsewhere, or with the purego build tag: a 4×4 kernel in Go.
+//
+// All run behind the same packing, blocking and threading. Large
+// multiplies are shared among Threads() goroutines from a persistent pool;
+// batches of small ones are shared by batch entry. Steady-state calls do
+// not allocate.
+//
+// On darwin/arm64, multiplies of at least accelMinFlops (2·m·n·k, about
+// 128³/2) whose operands are all fp32 with a unit stride in one dimension
+// go to cblas_sgemm in Apple's Accelerate framework, loaded at first use
+// with dlopen through github.com/ebitengine/purego (no cgo); Accelerate
+// picks its own threads, ignoring SetThreads. Everything else, and
+// everything when Accelerate fails to load, runs the NEON kernel. The
+// Accelerate path is compiled and vetted but UNTESTED ON HARDWARE: no Mac
+// has run it yet. Its argument mapping is tested on every platform against
+// a Go model of cblas_sgemm.
+//
+// The environment variable ANEKIT_GEMM, read at start-up, selects a path:
+// "go" (the Go kernel everywhere), "neon" (arm64: never Accelerate) or
+// "accelerate" (the darwin/arm64 default). Impl names the path in use.
 package gemm
 
 import "github.com/anekit/anekit/internal/f16"
@@ -68,6 +86,9 @@ func (m Mat) set(b, i, j int, v float32) {
 // Batched panics if a view indexes outside its storage. It does not
 // allocate in steady state and may use up to Threads() goroutines.
 func Batched(batch, m, n, k int, alpha float32, a, b Mat, beta float32, c Mat) {
+	if accelerate(batch, m, n, k, alpha, a, b, beta, c) {
+		return
+	}
 	batched(currentKernel(), Threads(), batch, m, n, k, alpha, a, b, beta, c)
 }
 
@@ -122,5 +143,12 @@ func SetThreads(n int) int {
 // Threads returns the current limit.
 func Threads() int { return threads }
 
-// Impl names the micro-kernel Batched uses now: "avx512", "avx2" or "go".
-func Impl() string { return currentKernel().name }
+// Impl names the path Batched takes now: "accelerate" (darwin/arm64, when
+// the framework loaded: large fp32 calls go there, the rest to NEON), or
+// the micro-kernel, "avx512", "avx2", "neon" or "go".
+func Impl() string {
+	if accelSgemm() != nil {
+		return "accelerate"
+	}
+	return currentKernel().name
+}

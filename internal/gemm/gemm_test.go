@@ -10,9 +10,9 @@ import (
 	"github.com/anekit/anekit/internal/f16"
 )
 
-// forEachKernel runs f once per micro-kernel this machine can run, turning
-// the faster ones off in turn (AVX-512, then AVX2, then pure Go; on arm64
-// NEON, then pure Go).
+// forEachKernel runs f once per path this machine can run, turning the
+// faster ones off in turn (AVX-512, then AVX2, then pure Go; on arm64
+// NEON, then pure Go; on darwin/arm64 Accelerate first, when it loads).
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	seen := map[string]bool{}
@@ -22,7 +22,7 @@ func forEachKernel(t *testing.T, f func(t *testing.T)) {
 			restore[i]()
 		}
 	}()
-	for _, disable := range []func() func(){cpu.DisableAVX512, cpu.DisableAVX2, cpu.DisableNEON, nil} {
+	for _, disable := range []func() func(){disableAccelerate, cpu.DisableAVX512, cpu.DisableAVX2, cpu.DisableNEON, nil} {
 		if name := Impl(); !seen[name] {
 			seen[name] = true
 			t.Run(name, f)
