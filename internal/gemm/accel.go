@@ -150,11 +150,8 @@ func elem(s []float32, i int) *float32 {
 // path is on, the multiply is large enough and its views map onto
 // cblas_sgemm, and reports whether it did.
 func accelerate(batch, m, n, k int, alpha float32, a, b Mat, beta float32, c Mat) bool {
-	if k <= 0 || 2*float64(m)*float64(n)*float64(k) < accelMinFlops {
-		return false
-	}
 	sgemm := accelSgemm()
-	if sgemm == nil {
+	if sgemm == nil || k <= 0 || 2*float64(m)*float64(n)*float64(k) < accelMinFlops {
 		return false
 	}
 	p, ok := planCblas(batch, m, n, k, a, b, c)
