@@ -258,6 +258,7 @@ func TestBlocking(t *testing.T) {
 			{batch: 3, m: 100, n: 100, k: 120, lc: strided, alpha: 1, beta: 1},
 			{batch: 2, m: 61, n: 350, k: 400, alpha: 0.5, beta: -1},
 			{batch: 1, m: 50, n: 300, k: 500, la: colMajor, ha: true, alpha: 1, beta: 0.5},
+			{batch: 1, m: 20, n: 1600, k: 40, alpha: 1, beta: 1}, // past every kernel's N block (NEON's is 768)
 		} {
 			t.Run(c.String(), func(t *testing.T) { runCase(t, r, c) })
 			noDynamic = true
