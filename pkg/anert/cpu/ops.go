@@ -383,23 +383,36 @@ func (d *im2colDesc) bind(b *binding) runner {
 func (r *im2colRun) run() {
 	d := r.d
 	xs, st := d.x.shape, r.x.st
-
+	sw, dw, pw := d.cp.Strides[1], d.cp.Dilations[1], d.cp.PadBefore[1]
+	ow := d.out[1]
 	i := 0
 	for n := 0; n < xs[0]; n++ {
 		for ch := 0; ch < xs[1]; ch++ {
 			for a := 0; a < d.k[0]; a++ {
 				for b := 0; b < d.k[1]; b++ {
+					// the output columns whose input column iw = o*sw + b*dw - pw is inside the row
+					off := b*dw - pw
+					o0 := 0
+					if off < 0 {
+						o0 = min((-off+sw-1)/sw, ow)
+					}
+					o1 := 0
+					if last := xs[3] - 1 - off; last >= 0 {
+						o1 = min(last/sw+1, ow)
+					}
+					o1 = max(o1, o0)
 					for oh := 0; oh < d.out[0]; oh++ {
 						ih := oh*d.cp.Strides[0] + a*d.cp.Dilations[0] - d.cp.PadBefore[0]
-						for ow := 0; ow < d.out[1]; ow++ {
-							iw := ow*d.cp.Strides[1] + b*d.cp.Dilations[1] - d.cp.PadBefore[1]
-							v := float32(0)
-							if ih >= 0 && iw >= 0 && ih < xs[2] && iw < xs[3] {
-								v = r.x.load(r.scr[:1], r.hs, r.x.off+n*st[0]+ch*st[1]+ih*st[2]+iw*st[3], 0, 1)[0]
-							}
-							r.col[i] = v
-							i++
+						row := r.col[i : i+ow]
+						i += ow
+						if ih < 0 || ih >= xs[2] || o0 == o1 {
+							clear(row)
+							continue
 						}
+						clear(row[:o0])
+						clear(row[o1:])
+						base := r.x.off + n*st[0] + ch*st[1] + ih*st[2] + (o0*sw+off)*st[3]
+						r.x.fill(row[o0:o1], r.hs, base, sw*st[3])
 					}
 				}
 			}
