@@ -47,6 +47,8 @@ func main() {
 	for mr := 1; mr <= mr256; mr++ {
 		kernel256(mr)
 	}
+	packB512("packB32", 0)
+	packB512("packB32pf", 4)
 	Generate()
 }
 
@@ -247,6 +249,59 @@ func kernel256(mr int) {
 			ADDQ(ldc, c)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// packB512 emits name: it copies nq whole panels of 32 columns of kc rows
+// of row-major B (leading dimension ldb elements) into packed panels of
+// kc×32, panel q at dst + q*kc*32, reading B row by row. With pf > 0 it
+// prefetches the row pf steps ahead.
+func packB512(name string, pf int) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, ldb, kc, nq int)")
+	Doc(fmt.Sprintf("%s packs nq panels of 32 columns of kc rows of row-major B (leading dimension ldb) into kc×32 panels at dst, panel q at dst[q*kc*32:].", name))
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	kc := Load(Param("kc"), GP64())
+	nq := Load(Param("nq"), GP64())
+	SHLQ(U8(2), ldb)
+	pstride := GP64()
+	MOVQ(kc, pstride)
+	SHLQ(U8(7), pstride) // kc*32*4 bytes between panels
+	TESTQ(kc, kc)
+	JZ(LabelRef(name + "_ret"))
+	TESTQ(nq, nq)
+	JZ(LabelRef(name + "_ret"))
+	Label(name + "_row")
+	s, d, q := GP64(), GP64(), GP64()
+	MOVQ(src, s)
+	MOVQ(dst, d)
+	MOVQ(nq, q)
+	var ahead reg.GPVirtual
+	if pf > 0 {
+		ahead = GP64()
+		LEAQ(Mem{Base: src, Index: ldb, Scale: 4}, ahead) // pf == 4
+	}
+	Label(name + "_col")
+	if pf > 0 {
+		PREFETCHT0(Mem{Base: ahead})
+		PREFETCHT0(Mem{Base: ahead, Disp: 64})
+		ADDQ(U32(128), ahead)
+	}
+	VMOVUPS(Mem{Base: s}, reg.Z0)
+	VMOVUPS(Mem{Base: s, Disp: 64}, reg.Z1)
+	VMOVUPS(reg.Z0, Mem{Base: d})
+	VMOVUPS(reg.Z1, Mem{Base: d, Disp: 64})
+	ADDQ(U32(128), s)
+	ADDQ(pstride, d)
+	DECQ(q)
+	JNZ(LabelRef(name + "_col"))
+	ADDQ(ldb, src)
+	ADDQ(U32(128), dst)
+	DECQ(kc)
+	JNZ(LabelRef(name + "_row"))
+	Label(name + "_ret")
 	VZEROUPPER()
 	RET()
 }

@@ -26,6 +26,10 @@ type kernel struct {
 	// runU, if set, is run reading A in place: row r of the block at
 	// a[r*lda:], k contiguous elements. len(a) >= (mr-1)*lda + k.
 	runU func(mr, k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32)
+	// packB32, if set, packs nq whole panels of NR columns of kc rows of
+	// row-major fp32 B (leading dimension ldb, starting at src[0]) into
+	// dst, panel q at dst[q*kc*NR:].
+	packB32 func(dst, src []float32, ldb, kc, nq int)
 }
 
 // direct reports whether the kernel reads a in place rather than packed:
@@ -43,6 +47,21 @@ func (kn *kernel) direct(a Mat) bool {
 	}
 	return 4096/g >= 4
 }
+
+// rowCopy reports whether A, not read in place, is better copied row by
+// row into a buffer whose row stride spreads the rows over the L1 sets
+// (see rowStride) and then read in place from there, rather than packed
+// into panels: a row-contiguous A (fp32 whose row stride aliases in L1, or
+// fp16, decoded on the way) copies in long runs, where panels would gather
+// it one element at a time.
+func (kn *kernel) rowCopy(a Mat) bool {
+	return !noDirect && !noRowCopy && kn.runU != nil && a.ColStride == 1 && a.RowStride >= 0
+}
+
+// rowStride is the row stride (in floats) of a row copy of k columns:
+// at least k, and 16 more than a multiple of 32, so that 4*stride is an
+// odd multiple of 64 bytes and consecutive rows start in different L1 sets.
+func rowStride(k int) int { return ceilDiv(k, 32)*32 + 16 }
 
 // Tuning of the work split.
 const (
@@ -125,7 +144,11 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 		if j.dynamic {
 			j.parts = threads
 			j.w = kn.nr * max(1, min(kn.nb/kn.nr, panels/(4*threads)))
-			if !kn.direct(a) {
+			switch {
+			case kn.direct(a):
+			case kn.rowCopy(a):
+				j.apack = grow(j.apack, ceilDiv(m, kn.mr)*kn.mr*rowStride(k))
+			default:
 				j.apack = grow(j.apack, ceilDiv(k, kn.kc)*ceilDiv(m, kn.mr)*kn.mr*kn.kc)
 			}
 		}
@@ -245,6 +268,7 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 	MR := kn.mr
 	kn.reserve(buf, m, n, k)
 	direct := kn.direct(a)
+	rows := !direct && kn.rowCopy(a)
 	for ic := 0; ic < m; ic += kn.mb {
 		mc := min(kn.mb, m-ic)
 		for pc := 0; pc < k; pc += kn.kc {
@@ -253,20 +277,28 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 			if pc > 0 {
 				be = 1
 			}
-			if !direct {
+			lda := a.RowStride
+			switch {
+			case rows:
+				lda = rowStride(kc)
+				copyRows(buf.a, lda, a, i0+ic, mc, pc, kc)
+			case !direct:
 				packA(buf, buf.a, a, i0+ic, mc, pc, kc, MR)
 			}
 			for jc := 0; jc < n; jc += kn.nb {
 				nb := min(kn.nb, n-jc)
-				packB(buf, b, pc, kc, j0+jc, nb, kn.nr)
+				kn.packB(buf, b, pc, kc, j0+jc, nb)
 				for ir := 0; ir < mc; ir += MR {
 					var ap []float32
-					if direct {
+					switch {
+					case direct:
 						ap = a.F32[a.Off+(i0+ic+ir)*a.RowStride+pc:]
-					} else {
+					case rows:
+						ap = buf.a[ir*lda:]
+					default:
 						ap = buf.a[ir*kc : (ir+MR)*kc]
 					}
-					kn.panel(buf, direct, ap, a.RowStride, min(MR, mc-ir), kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc)
+					kn.panel(buf, direct || rows, ap, lda, min(MR, mc-ir), kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc)
 				}
 			}
 		}
@@ -276,7 +308,7 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 // reserve sizes buf for blocks of up to m×n×k.
 func (kn *kernel) reserve(buf *buffers, m, n, k int) {
 	kcMax := min(kn.kc, k)
-	buf.a = grow(buf.a, ceilDiv(min(kn.mb, m), kn.mr)*kn.mr*kcMax)
+	buf.a = grow(buf.a, ceilDiv(min(kn.mb, m), kn.mr)*kn.mr*rowStride(kcMax))
 	buf.b = grow(buf.b, ceilDiv(min(kn.nb, n), kn.nr)*kn.nr*kcMax)
 	buf.tile = grow(buf.tile, kn.mr*kn.nr)
 }
@@ -335,6 +367,8 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 	c.Off += j.bb * c.BatchStride
 	m, n, k := j.m, j.n, j.k
 	direct := kn.direct(a)
+	rows := !direct && kn.rowCopy(a)
+	ldr := rowStride(k) // the row stride of A's copy when rows
 	npan := ceilDiv(m, MR)
 	if !direct {
 		// Pack A, panel by claimed panel: K block pi, panel q at
@@ -346,6 +380,11 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 			q := int(j.pclaim.Add(1) - 1)
 			if q >= npan {
 				break
+			}
+			if rows {
+				copyRows(j.apack[q*MR*ldr:], ldr, a, q*MR, min(MR, m-q*MR), 0, k)
+				j.packed.Add(1)
+				continue
 			}
 			for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
 				kc := min(kn.kc, k-pc)
@@ -371,17 +410,21 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 			if pc > 0 {
 				be = 1
 			}
-			packB(buf, b, pc, kc, jc, cw, kn.nr)
+			kn.packB(buf, b, pc, kc, jc, cw)
 			for q := 0; q < npan; q++ {
 				i := q * MR
 				var ap []float32
-				if direct {
+				lda := a.RowStride
+				switch {
+				case direct:
 					ap = a.F32[a.Off+i*a.RowStride+pc:]
-				} else {
+				case rows:
+					ap, lda = j.apack[i*ldr+pc:], ldr
+				default:
 					base := pi*npan*MR*kn.kc + q*MR*kc
 					ap = j.apack[base : base+MR*kc]
 				}
-				kn.panel(buf, direct, ap, a.RowStride, min(MR, m-i), kc, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc)
+				kn.panel(buf, direct || rows, ap, lda, min(MR, m-i), kc, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc)
 			}
 		}
 	}
@@ -419,11 +462,32 @@ func packA(buf *buffers, dst []float32, a Mat, i0, mc, p0, kc, MR int) {
 	}
 }
 
+// copyRows copies rows i0..i0+mc, steps p0..p0+kc of a (unit column
+// stride) into dst, row r at dst[r*ld:], decoding fp16.
+func copyRows(dst []float32, ld int, a Mat, i0, mc, p0, kc int) {
+	for r := 0; r < mc; r++ {
+		s := a.Off + (i0+r)*a.RowStride + p0
+		d := dst[r*ld : r*ld+kc]
+		if a.F16 != nil {
+			f16.Decode(d, a.F16[s:s+kc])
+		} else {
+			copy(d, a.F32[s:s+kc])
+		}
+	}
+}
+
 // packB packs steps p0..p0+kc, columns j0..j0+nb of b into buf.b as
 // ceil(nb/NR) panels of kc×NR, zero-padding missing columns.
-func packB(buf *buffers, b Mat, p0, kc, j0, nb, NR int) {
+func (kn *kernel) packB(buf *buffers, b Mat, p0, kc, j0, nb int) {
+	NR := kn.nr
 	dst := buf.b
-	for q := 0; q*NR < nb; q++ {
+	q0 := 0
+	if kn.packB32 != nil && b.ColStride == 1 && b.F16 == nil && nb >= NR && kc > 0 {
+		q0 = nb / NR
+		s := b.Off + p0*b.RowStride + j0
+		kn.packB32(dst, b.F32[s:s+(kc-1)*b.RowStride+q0*NR], b.RowStride, kc, q0)
+	}
+	for q := q0; q*NR < nb; q++ {
 		panel := dst[q*NR*kc : (q+1)*NR*kc]
 		nr := min(NR, nb-q*NR)
 		base := b.Off + p0*b.RowStride + (j0+q*NR)*b.ColStride
@@ -540,3 +604,7 @@ var noDirect bool
 // noDynamic forces the static split of a multiply across goroutines (for
 // tests and benchmarks).
 var noDynamic bool
+
+// noRowCopy forces panels where A not read in place would be copied by
+// rows (for benchmarks).
+var noRowCopy bool

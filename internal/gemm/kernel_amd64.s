@@ -5090,3 +5090,85 @@ k256x6_beta0:
 	VMOVUPS Y11, 32(BX)
 	VZEROUPPER
 	RET
+
+// func packB32(dst *float32, src *float32, ldb int, kc int, nq int)
+// Requires: AVX, AVX512F
+TEXT ·packB32(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  ldb+16(FP), DX
+	MOVQ  kc+24(FP), BX
+	MOVQ  nq+32(FP), SI
+	SHLQ  $0x02, DX
+	MOVQ  BX, DI
+	SHLQ  $0x07, DI
+	TESTQ BX, BX
+	JZ    packB32_ret
+	TESTQ SI, SI
+	JZ    packB32_ret
+
+packB32_row:
+	MOVQ CX, R8
+	MOVQ AX, R9
+	MOVQ SI, R10
+
+packB32_col:
+	VMOVUPS (R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS Z0, (R9)
+	VMOVUPS Z1, 64(R9)
+	ADDQ    $0x00000080, R8
+	ADDQ    DI, R9
+	DECQ    R10
+	JNZ     packB32_col
+	ADDQ    DX, CX
+	ADDQ    $0x00000080, AX
+	DECQ    BX
+	JNZ     packB32_row
+
+packB32_ret:
+	VZEROUPPER
+	RET
+
+// func packB32pf(dst *float32, src *float32, ldb int, kc int, nq int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·packB32pf(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  ldb+16(FP), DX
+	MOVQ  kc+24(FP), BX
+	MOVQ  nq+32(FP), SI
+	SHLQ  $0x02, DX
+	MOVQ  BX, DI
+	SHLQ  $0x07, DI
+	TESTQ BX, BX
+	JZ    packB32pf_ret
+	TESTQ SI, SI
+	JZ    packB32pf_ret
+
+packB32pf_row:
+	MOVQ CX, R8
+	MOVQ AX, R9
+	MOVQ SI, R10
+	LEAQ (CX)(DX*4), R11
+
+packB32pf_col:
+	PREFETCHT0 (R11)
+	PREFETCHT0 64(R11)
+	ADDQ       $0x00000080, R11
+	VMOVUPS    (R8), Z0
+	VMOVUPS    64(R8), Z1
+	VMOVUPS    Z0, (R9)
+	VMOVUPS    Z1, 64(R9)
+	ADDQ       $0x00000080, R8
+	ADDQ       DI, R9
+	DECQ       R10
+	JNZ        packB32pf_col
+	ADDQ       DX, CX
+	ADDQ       $0x00000080, AX
+	DECQ       BX
+	JNZ        packB32pf_row
+
+packB32pf_ret:
+	VZEROUPPER
+	RET

@@ -13,7 +13,7 @@ import (
 // Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3): the
 // kc×MR A micro-panel stays in L1, the kc×nb B block in L2.
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u}
+	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u, packB32: packB512}
 	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, kc: 384, nb: 320, mb: 1008, run: run256}
 )
 
@@ -58,4 +58,9 @@ func currentKernel() *kernel {
 		return avx2Kernel
 	}
 	return goKernel
+}
+
+func packB512(dst, src []float32, ldb, kc, nq int) {
+	_, _ = dst[:nq*kc*32], src[:(kc-1)*ldb+nq*32]
+	packB32pf(unsafe.SliceData(dst), unsafe.SliceData(src), ldb, kc, nq)
 }
