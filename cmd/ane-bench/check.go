@@ -13,20 +13,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/anekit/anekit/internal/f16"
 	"github.com/anekit/anekit/pkg/anert"
 	"github.com/anekit/anekit/pkg/anert/ane"
 	"github.com/anekit/anekit/pkg/anert/cpu"
 	"github.com/anekit/anekit/pkg/mil"
-	"github.com/urfave/cli/v2"
 )
 
 // exitNoANE is the exit status of check and peak on a machine without a
 // Neural Engine (or with --device ane where the backend cannot open): the
 // run did not happen, which is neither a pass (0) nor a mismatch (1).
 const exitNoANE = 3
-
-func init() { commands = append(commands, checkCommand, peakCommand) }
 
 func checkCommand() *cli.Command {
 	return &cli.Command{
@@ -79,9 +78,7 @@ func exitOnNoANE(c *cli.Context, command string, err error) error {
 		}{false, na.err.Error(), ane.OSVersion()}
 		r.Write(os.Stdout)
 	}
-	fmt.Fprintf(os.Stderr, "ane-bench %s: no Apple Neural Engine available here, nothing was run (%v)\n", command, na.err)
-	os.Exit(exitNoANE)
-	return nil
+	return exitError{fmt.Errorf("%s: no Apple Neural Engine available here, nothing was run (%v)", command, na.err), exitNoANE}
 }
 
 // openDevice opens the backend under test.
