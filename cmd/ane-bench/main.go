@@ -51,7 +51,7 @@ func newApp() *cli.App {
 			"--json writes one record (machine, CPU, Go version, commit, command line, medians).\n\n" +
 			"Exit status: 0 done; 1 the run failed (check: a kernel above tolerance);\n" +
 			"2 bad usage or bad input; 3 check/peak: no Neural Engine here, nothing was run.",
-		ExitErrHandler:  func(*cli.Context, error) {},
+		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.NArg() > 0 {
