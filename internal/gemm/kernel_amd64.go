@@ -106,8 +106,5 @@ func kern256x5(k int, a *float32, b *float32, c *float32, ldc int, alpha float32
 // kern256x6 is the AVX2+FMA 6x16 micro-kernel (A panel stride 6).
 func kern256x6(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
-// packB32 packs nq panels of 32 columns of kc rows of row-major B (leading dimension ldb) into kc×32 panels at dst, panel q at dst[q*kc*32:].
-func packB32(dst *float32, src *float32, ldb int, kc int, nq int)
-
 // packB32pf packs nq panels of 32 columns of kc rows of row-major B (leading dimension ldb) into kc×32 panels at dst, panel q at dst[q*kc*32:].
 func packB32pf(dst *float32, src *float32, ldb int, kc int, nq int)
