@@ -6,8 +6,9 @@ import (
 )
 
 // TestRowCopy covers A copied by rows (fp32 whose row stride aliases in
-// L1, and row-major fp16) and B packed by whole panels, across K blocks,
-// partial column panels, and both thread splits.
+// L1, and row-major fp16) and B packed by whole panels or by the first A
+// panel's kernel (fused), across K blocks, partial column panels, and both
+// thread splits.
 func TestRowCopy(t *testing.T) {
 	defer SetThreads(SetThreads(2))
 	forEachKernel(t, func(t *testing.T) {
@@ -23,6 +24,9 @@ func TestRowCopy(t *testing.T) {
 			noDynamic = true
 			t.Run(c.String()+"-static", func(t *testing.T) { runCase(t, r, c) })
 			noDynamic = false
+			noFuse = true // B packed before the kernels, not by the first A panel
+			t.Run(c.String()+"-unfused", func(t *testing.T) { runCase(t, r, c) })
+			noFuse = false
 		}
 	})
 }

@@ -26,6 +26,11 @@ type kernel struct {
 	// runU, if set, is run reading A in place: row r of the block at
 	// a[r*lda:], k contiguous elements. len(a) >= (mr-1)*lda + k.
 	runU func(mr, k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32)
+	// runF, if set, is runU reading B from its row-major fp32 source, step
+	// p at bsrc[p*ldb:], instead of from b, and storing the packed panel
+	// to b on the way: the first A panel of a block packs B for the rest.
+	// len(bsrc) >= (k-1)*ldb + NR.
+	runF func(mr, k int, a []float32, lda int, b, bsrc []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 	// packB32, if set, packs nq whole panels of NR columns of kc rows of
 	// row-major fp32 B (leading dimension ldb, starting at src[0]) into
 	// dst, panel q at dst[q*kc*NR:].
@@ -269,6 +274,7 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 	kn.reserve(buf, m, n, k)
 	direct := kn.direct(a)
 	rows := !direct && kn.rowCopy(a)
+	fuse := kn.fuseB(direct || rows, b)
 	for ic := 0; ic < m; ic += kn.mb {
 		mc := min(kn.mb, m-ic)
 		for pc := 0; pc < k; pc += kn.kc {
@@ -287,7 +293,7 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 			}
 			for jc := 0; jc < n; jc += kn.nb {
 				nb := min(kn.nb, n-jc)
-				kn.packB(buf, b, pc, kc, j0+jc, nb)
+				kn.packB(buf, b, pc, kc, j0+jc, nb, fuse)
 				for ir := 0; ir < mc; ir += MR {
 					var ap []float32
 					switch {
@@ -298,7 +304,11 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 					default:
 						ap = buf.a[ir*kc : (ir+MR)*kc]
 					}
-					kn.panel(buf, direct || rows, ap, lda, min(MR, mc-ir), kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc)
+					if fuse && ir == 0 {
+						kn.panelF(buf, ap, lda, min(MR, mc-ir), kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc, b, pc, j0+jc)
+						continue
+					}
+					kn.panel(buf, direct || rows, ap, lda, min(MR, mc-ir), kc, 0, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc)
 				}
 			}
 		}
@@ -313,14 +323,35 @@ func (kn *kernel) reserve(buf *buffers, m, n, k int) {
 	buf.tile = grow(buf.tile, kn.mr*kn.nr)
 }
 
+// fuseB reports whether the first A panel of each block packs B on the
+// way (runF) rather than B being packed before: A is read in place (or
+// from its row copy) and B is fp32 with unit column stride.
+func (kn *kernel) fuseB(inPlace bool, b Mat) bool {
+	return inPlace && !noFuse && kn.runF != nil && b.F16 == nil && b.ColStride == 1
+}
+
+// panelF is panel for the first A panel of a block when B is fused: the
+// whole NR-column panels are read from b (steps p0.., columns j0..) and
+// packed into buf.b by runF; the partial last panel, packed before, runs
+// as in panel.
+func (kn *kernel) panelF(buf *buffers, ap []float32, lda, mr, kc, nb int, alpha, be float32, c []float32, ldc int, b Mat, p0, j0 int) {
+	NR := kn.nr
+	full := nb / NR * NR
+	src := b.F32[b.Off+p0*b.RowStride+j0:]
+	for jr := 0; jr < full; jr += NR {
+		kn.runF(mr, kc, ap, lda, buf.b[jr*kc:(jr+NR)*kc], src[jr:], b.RowStride, c[jr:], ldc, alpha, be)
+	}
+	kn.panel(buf, true, ap, lda, mr, kc, full, nb, alpha, be, c, ldc)
+}
+
 // panel multiplies one A micro-panel of mr rows, ap (rows in place with
-// leading dimension lda when direct, else a packed kc×MR panel), by the nb
-// packed columns in buf.b, into c (row-major, leading dimension ldc):
-// C = alpha*A*B + be*C.
-func (kn *kernel) panel(buf *buffers, direct bool, ap []float32, lda, mr, kc, nb int, alpha, be float32, c []float32, ldc int) {
+// leading dimension lda when direct, else a packed kc×MR panel), by
+// columns from..nb of the packed columns in buf.b (from a multiple of NR),
+// into c (row-major, leading dimension ldc): C = alpha*A*B + be*C.
+func (kn *kernel) panel(buf *buffers, direct bool, ap []float32, lda, mr, kc, from, nb int, alpha, be float32, c []float32, ldc int) {
 	NR := kn.nr
 	tile := buf.tile
-	for jr := 0; jr < nb; jr += NR {
+	for jr := from; jr < nb; jr += NR {
 		nr := min(NR, nb-jr)
 		bp := buf.b[jr*kc : (jr+NR)*kc]
 		if nr == NR {
@@ -368,6 +399,7 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 	m, n, k := j.m, j.n, j.k
 	direct := kn.direct(a)
 	rows := !direct && kn.rowCopy(a)
+	fuse := kn.fuseB(direct || rows, b)
 	ldr := rowStride(k) // the row stride of A's copy when rows
 	npan := ceilDiv(m, MR)
 	if !direct {
@@ -410,7 +442,7 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 			if pc > 0 {
 				be = 1
 			}
-			kn.packB(buf, b, pc, kc, jc, cw)
+			kn.packB(buf, b, pc, kc, jc, cw, fuse)
 			for q := 0; q < npan; q++ {
 				i := q * MR
 				var ap []float32
@@ -424,7 +456,11 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 					base := pi*npan*MR*kn.kc + q*MR*kc
 					ap = j.apack[base : base+MR*kc]
 				}
-				kn.panel(buf, direct || rows, ap, lda, min(MR, m-i), kc, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc)
+				if fuse && q == 0 {
+					kn.panelF(buf, ap, lda, min(MR, m-i), kc, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc, b, pc, jc)
+					continue
+				}
+				kn.panel(buf, direct || rows, ap, lda, min(MR, m-i), kc, 0, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc)
 			}
 		}
 	}
@@ -477,12 +513,15 @@ func copyRows(dst []float32, ld int, a Mat, i0, mc, p0, kc int) {
 }
 
 // packB packs steps p0..p0+kc, columns j0..j0+nb of b into buf.b as
-// ceil(nb/NR) panels of kc×NR, zero-padding missing columns.
-func (kn *kernel) packB(buf *buffers, b Mat, p0, kc, j0, nb int) {
+// ceil(nb/NR) panels of kc×NR, zero-padding missing columns. With fused,
+// only the partial last panel is packed (runF packs the others).
+func (kn *kernel) packB(buf *buffers, b Mat, p0, kc, j0, nb int, fused bool) {
 	NR := kn.nr
 	dst := buf.b
 	q0 := 0
-	if kn.packB32 != nil && b.ColStride == 1 && b.F16 == nil && nb >= NR && kc > 0 {
+	if fused {
+		q0 = nb / NR
+	} else if kn.packB32 != nil && b.ColStride == 1 && b.F16 == nil && nb >= NR && kc > 0 {
 		q0 = nb / NR
 		s := b.Off + p0*b.RowStride + j0
 		kn.packB32(dst, b.F32[s:s+(kc-1)*b.RowStride+q0*NR], b.RowStride, kc, q0)
@@ -604,6 +643,10 @@ var noDirect bool
 // noDynamic forces the static split of a multiply across goroutines (for
 // tests and benchmarks).
 var noDynamic bool
+
+// noFuse forces B to be packed before the kernels run (for tests and
+// benchmarks).
+var noFuse bool
 
 // noRowCopy forces panels where A not read in place would be copied by
 // rows (for benchmarks).

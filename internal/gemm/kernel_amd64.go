@@ -88,6 +88,48 @@ func kern512ux13(k int, a *float32, lda int, b *float32, c *float32, ldc int, al
 // kern512ux14 is the AVX-512 14x32 micro-kernel reading row-major A in place.
 func kern512ux14(k int, a *float32, lda int, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// kern512fx1 is the AVX-512 1x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx1(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx2 is the AVX-512 2x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx2(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx3 is the AVX-512 3x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx3(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx4 is the AVX-512 4x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx4(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx5 is the AVX-512 5x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx5(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx6 is the AVX-512 6x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx6(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx7 is the AVX-512 7x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx7(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx8 is the AVX-512 8x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx8(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx9 is the AVX-512 9x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx9(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx10 is the AVX-512 10x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx10(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx11 is the AVX-512 11x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx11(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx12 is the AVX-512 12x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx12(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx13 is the AVX-512 13x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx13(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512fx14 is the AVX-512 14x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
+func kern512fx14(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
 // kern256x1 is the AVX2+FMA 1x16 micro-kernel (A panel stride 6).
 func kern256x1(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 

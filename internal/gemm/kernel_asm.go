@@ -13,7 +13,7 @@ import (
 // Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3): the
 // kc×MR A micro-panel stays in L1, the kc×nb B block in L2.
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u, packB32: packB512}
+	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u, runF: run512f, packB32: packB512}
 	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, kc: 384, nb: 320, mb: 1008, run: run256}
 )
 
@@ -39,6 +39,16 @@ func run512(mr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
 func run512u(mr, k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
 	_, _, _ = a[:(mr-1)*lda+k], b[:k*32], c[:(mr-1)*ldc+32]
 	kern512u[mr-1](k, unsafe.SliceData(a), lda, unsafe.SliceData(b), unsafe.SliceData(c), ldc, alpha, beta)
+}
+
+var kern512f = [...]func(k int, a *float32, lda int, b, bsrc *float32, ldb int, c *float32, ldc int, alpha, beta float32){
+	kern512fx1, kern512fx2, kern512fx3, kern512fx4, kern512fx5, kern512fx6, kern512fx7,
+	kern512fx8, kern512fx9, kern512fx10, kern512fx11, kern512fx12, kern512fx13, kern512fx14,
+}
+
+func run512f(mr, k int, a []float32, lda int, b, bsrc []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	_, _, _, _ = a[:(mr-1)*lda+k], b[:k*32], bsrc[:(k-1)*ldb+32], c[:(mr-1)*ldc+32]
+	kern512f[mr-1](k, unsafe.SliceData(a), lda, unsafe.SliceData(b), unsafe.SliceData(bsrc), ldb, unsafe.SliceData(c), ldc, alpha, beta)
 }
 
 func run256(mr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
