@@ -369,7 +369,7 @@ func (c *compiler) outRows(op *mil.Op) view {
 	}
 	shape := op.Type.Shape
 	r := len(shape)
-	if r < 2 || shape[r-1]%512 != 0 || elems(shape[:r-1]) < 64 {
+	if !padRows || r < 2 || shape[r-1]%512 != 0 || elems(shape[:r-1]) < 64 {
 		return c.newArena(shape)
 	}
 	const pad = 16
@@ -383,6 +383,9 @@ func (c *compiler) outRows(op *mil.Op) view {
 	}
 	return v
 }
+
+// padRows enables outRows' padding (tests and benchmarks turn it off).
+var padRows = true
 
 // extent is the number of elements from v's first to its last, inclusive.
 func extent(v view) int {
