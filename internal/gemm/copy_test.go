@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 )
 
@@ -29,4 +30,36 @@ func TestRowCopy(t *testing.T) {
 			noFuse = false
 		}
 	})
+}
+
+// TestRowPanel checks the claims of a dynamic split's row copy of A: the
+// first part to need a panel copies it; a panel another part is copying is
+// read in place (fp32); a copied panel is read from the copy.
+func TestRowPanel(t *testing.T) {
+	const m, k, lda = 30, 40, 1024
+	a := make([]float32, m*lda)
+	for i := range a {
+		a[i] = float32(i)
+	}
+	kn := &kernel{mr: 14}
+	ldr := rowStride(k)
+	j := &job{kn: kn, m: m, k: k, apack: make([]float32, 3*14*ldr), astate: make([]atomic.Int32, 3)}
+	A := Mat{F32: a, RowStride: lda, ColStride: 1}
+	j.astate[1].Store(copyBusy)
+	for q, want := range []int{ldr, lda, ldr} {
+		p, ld := j.rowPanel(A, q, ldr)
+		if ld != want {
+			t.Fatalf("panel %d: stride %d, want %d", q, ld, want)
+		}
+		for r := 0; r < min(14, m-q*14); r++ {
+			for x := 0; x < k; x++ {
+				if got, w := p[r*ld+x], a[(q*14+r)*lda+x]; got != w {
+					t.Fatalf("panel %d row %d col %d: %g, want %g", q, r, x, got, w)
+				}
+			}
+		}
+	}
+	if j.astate[0].Load() != copyDone || j.astate[1].Load() != copyBusy || j.astate[2].Load() != copyDone {
+		t.Fatalf("states %d %d %d", j.astate[0].Load(), j.astate[1].Load(), j.astate[2].Load())
+	}
 }

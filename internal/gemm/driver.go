@@ -103,12 +103,13 @@ type job struct {
 	bb             int  // the entry being split (when !byBatch)
 	pm, pn         int  // grid of parts over M and N (when !byBatch)
 	parts          int
-	dynamic        bool         // parts claim column chunks (see dynamicEntry)
-	w              int          // dynamic: chunk width
-	claim          atomic.Int64 // dynamic: next chunk
-	pclaim         atomic.Int64 // dynamic: next A panel to pack
-	packed         atomic.Int64 // dynamic: A panels packed
-	apack          []float32    // dynamic: all of A, packed (when not read in place)
+	dynamic        bool           // parts claim column chunks (see dynamicEntry)
+	w              int            // dynamic: chunk width
+	claim          atomic.Int64   // dynamic: next chunk
+	pclaim         atomic.Int64   // dynamic: next A panel to pack
+	packed         atomic.Int64   // dynamic: A panels packed
+	apack          []float32      // dynamic: all of A, packed (when not read in place)
+	astate         []atomic.Int32 // dynamic, rows: per A panel, copyIdle/copyBusy/copyDone
 	wg             sync.WaitGroup
 }
 
@@ -126,8 +127,9 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 	}
 	flops := 2 * m * n * k
 	j := jobPool.Get().(*job)
+	apack, astate := j.apack, j.astate // keep the packing space
 	*j = job{kn: kn, batch: batch, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, c: c,
-		apack: j.apack} // keep the packing space
+		apack: apack, astate: astate}
 	switch {
 	case threads <= 1 || flops*batch < serialFlops:
 		j.byBatch, j.parts = true, 1
@@ -153,6 +155,11 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 			case kn.direct(a):
 			case kn.rowCopy(a):
 				j.apack = grow(j.apack, ceilDiv(m, kn.mr)*kn.mr*rowStride(k))
+				if npan := ceilDiv(m, kn.mr); cap(j.astate) < npan {
+					j.astate = make([]atomic.Int32, npan)
+				} else {
+					j.astate = j.astate[:npan]
+				}
 			default:
 				j.apack = grow(j.apack, ceilDiv(k, kn.kc)*ceilDiv(m, kn.mr)*kn.mr*kn.kc)
 			}
@@ -165,11 +172,14 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 			j.claim.Store(0)
 			j.pclaim.Store(0)
 			j.packed.Store(0)
+			for i := range j.astate {
+				j.astate[i].Store(copyIdle)
+			}
 			parallel(j)
 		}
 	}
-	apack := j.apack
-	*j = job{apack: apack[:0]}
+	apack, astate = j.apack, j.astate
+	*j = job{apack: apack[:0], astate: astate[:0]}
 	jobPool.Put(j)
 }
 
@@ -384,7 +394,8 @@ func (kn *kernel) panel(buf *buffers, direct bool, ap []float32, lda, mr, kc, fr
 // dynamicEntry is part i of the multiply of batch entry j.bb when the
 // parts share the columns out as they go rather than fixed in advance: a
 // slow or descheduled goroutine then costs one chunk's time, not half the
-// work. A is read in place, or packed once, all of it, by the parts
+// work. A is read in place, copied by rows panel by panel as the parts
+// first need them (rowPanel), or packed once, all of it, by the parts
 // together (claiming panels too); then each part claims chunks of j.w columns from j.claim and,
 // for each K block, packs that chunk of B and runs every A micro-panel
 // over it. Chunks are independent (a chunk owns its columns of C across
@@ -402,7 +413,7 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 	fuse := kn.fuseB(direct || rows, b)
 	ldr := rowStride(k) // the row stride of A's copy when rows
 	npan := ceilDiv(m, MR)
-	if !direct {
+	if !direct && !rows {
 		// Pack A, panel by claimed panel: K block pi, panel q at
 		// pi*npan*MR*kn.kc + q*MR*kc. Then wait for the panels others
 		// claimed; a goroutine waits only on work in progress, never on a
@@ -412,11 +423,6 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 			q := int(j.pclaim.Add(1) - 1)
 			if q >= npan {
 				break
-			}
-			if rows {
-				copyRows(j.apack[q*MR*ldr:], ldr, a, q*MR, min(MR, m-q*MR), 0, k)
-				j.packed.Add(1)
-				continue
 			}
 			for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
 				kc := min(kn.kc, k-pc)
@@ -451,7 +457,8 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 				case direct:
 					ap = a.F32[a.Off+i*a.RowStride+pc:]
 				case rows:
-					ap, lda = j.apack[i*ldr+pc:], ldr
+					ap, lda = j.rowPanel(a, q, ldr)
+					ap = ap[pc:]
 				default:
 					base := pi*npan*MR*kn.kc + q*MR*kc
 					ap = j.apack[base : base+MR*kc]
@@ -464,6 +471,37 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 			}
 		}
 	}
+}
+
+// States of an A panel's row copy in a dynamic split.
+const (
+	copyIdle = iota
+	copyBusy
+	copyDone
+)
+
+// rowPanel returns A panel q of batch entry j.bb (a, already offset) for a
+// dynamic split that copies A by rows (stride ldr): the copy, made now by
+// the first part to need it; or, while another part is making it, fp32 A
+// in place (fp16 A waits for the copy). No part waits on a part that has
+// not started, and fp32 parts never wait at all.
+func (j *job) rowPanel(a Mat, q, ldr int) ([]float32, int) {
+	MR := j.kn.mr
+	i := q * MR
+	st := &j.astate[q]
+	if st.Load() == copyIdle && st.CompareAndSwap(copyIdle, copyBusy) {
+		copyRows(j.apack[i*ldr:], ldr, a, i, min(MR, j.m-i), 0, j.k)
+		st.Store(copyDone)
+	}
+	if st.Load() != copyDone {
+		if a.F16 == nil {
+			return a.F32[a.Off+i*a.RowStride:], a.RowStride
+		}
+		for st.Load() != copyDone {
+			runtime.Gosched()
+		}
+	}
+	return j.apack[i*ldr:], ldr
 }
 
 // packA packs rows i0..i0+mc, steps p0..p0+kc of a into dst as
