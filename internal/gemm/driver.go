@@ -285,10 +285,11 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 	direct := kn.direct(a)
 	rows := !direct && kn.rowCopy(a)
 	fuse := kn.fuseB(direct || rows, b)
-	for ic := 0; ic < m; ic += kn.mb {
-		mc := min(kn.mb, m-ic)
-		for pc := 0; pc < k; pc += kn.kc {
-			kc := min(kn.kc, k-pc)
+	mb, kb := kn.mBlock(m), kn.kBlock(k)
+	for ic := 0; ic < m; ic += mb {
+		mc := min(mb, m-ic)
+		for pc := 0; pc < k; pc += kb {
+			kc := min(kb, k-pc)
 			be := beta
 			if pc > 0 {
 				be = 1
@@ -323,6 +324,16 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 			}
 		}
 	}
+}
+
+// kBlock is the K block for a depth of k: the fewest blocks of at most
+// kn.kc, made equal (a short last block costs a whole extra pass over C).
+func (kn *kernel) kBlock(k int) int { return ceilDiv(k, ceilDiv(k, kn.kc)) }
+
+// mBlock is the M block for m rows: the fewest blocks of at most kn.mb (a
+// multiple of MR), made equal in whole micro-panels.
+func (kn *kernel) mBlock(m int) int {
+	return ceilDiv(ceilDiv(m, ceilDiv(m, kn.mb)), kn.mr) * kn.mr
 }
 
 // reserve sizes buf for blocks of up to m×n×k.
@@ -413,6 +424,7 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 	fuse := kn.fuseB(direct || rows, b)
 	ldr := rowStride(k) // the row stride of A's copy when rows
 	npan := ceilDiv(m, MR)
+	kb := kn.kBlock(k)
 	if !direct && !rows {
 		// Pack A, panel by claimed panel: K block pi, panel q at
 		// pi*npan*MR*kn.kc + q*MR*kc. Then wait for the panels others
@@ -424,8 +436,8 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 			if q >= npan {
 				break
 			}
-			for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
-				kc := min(kn.kc, k-pc)
+			for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kb {
+				kc := min(kb, k-pc)
 				packA(buf, j.apack[pi*npan*MR*kn.kc+q*MR*kc:], a, q*MR, min(MR, m-q*MR), pc, kc, MR)
 			}
 			j.packed.Add(1)
@@ -442,8 +454,8 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 			return
 		}
 		cw := min(j.w, n-jc)
-		for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kn.kc {
-			kc := min(kn.kc, k-pc)
+		for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kb {
+			kc := min(kb, k-pc)
 			be := j.beta
 			if pc > 0 {
 				be = 1
