@@ -8,8 +8,8 @@ import (
 
 // TestRowCopy covers A copied by rows (fp32 whose row stride aliases in
 // L1, and row-major fp16) and B packed by whole panels or by the first A
-// panel's kernel (fused), across K blocks, partial column panels, and both
-// thread splits.
+// panel's kernel (fused), across K blocks, partial column panels, and the
+// thread splits (column chunks, row chunks, static).
 func TestRowCopy(t *testing.T) {
 	defer SetThreads(SetThreads(2))
 	forEachKernel(t, func(t *testing.T) {
@@ -20,6 +20,9 @@ func TestRowCopy(t *testing.T) {
 			{batch: 1, m: 45, n: 130, k: 900, ha: true, alpha: 1, beta: -1}, // fp16 A decoded by rows
 			{batch: 2, m: 17, n: 64, k: 1024, hb: true, alpha: 1, beta: 0},
 			{batch: 1, m: 3, n: 33, k: 4096, alpha: 2, beta: 0},
+			// Tall: row chunks shared out across goroutines.
+			{batch: 1, m: 1100, n: 64, k: 300, alpha: 1, beta: 0},
+			{batch: 1, m: 1030, n: 50, k: 70, lc: strided, hc: true, alpha: 1, beta: 0.5},
 		} {
 			t.Run(c.String(), func(t *testing.T) { runCase(t, r, c) })
 			noDynamic = true

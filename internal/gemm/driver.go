@@ -104,6 +104,7 @@ type job struct {
 	pm, pn         int  // grid of parts over M and N (when !byBatch)
 	parts          int
 	dynamic        bool           // parts claim column chunks (see dynamicEntry)
+	rowChunk       int            // > 0: parts claim chunks of this many rows instead
 	w              int            // dynamic: chunk width
 	claim          atomic.Int64   // dynamic: next chunk
 	pclaim         atomic.Int64   // dynamic: next A panel to pack
@@ -145,6 +146,17 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 		// enough to pack whole): it tolerates a busy machine and packs
 		// nothing twice.
 		panels := ceilDiv(n, kn.nr)
+		// Tall multiplies share out row chunks instead, each run as a
+		// blocked multiply of its own (A's block stays in cache across
+		// the columns; B is packed once per chunk).
+		if h := rowChunk(kn, threads, m); !noDynamic && j.parts > 1 && h > 0 {
+			j.parts, j.rowChunk = threads, h
+			for j.bb = 0; j.bb < batch; j.bb++ {
+				j.claim.Store(0)
+				parallel(j)
+			}
+			break
+		}
 		j.dynamic = !noDynamic && j.parts > 1 && panels >= 2*threads &&
 			(kn.direct(a) || m*k <= 1<<22) &&
 			c.F16 == nil && c.ColStride == 1 && c.RowStride >= n
@@ -181,6 +193,23 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 	apack, astate = j.apack, j.astate
 	*j = job{apack: apack[:0], astate: astate[:0]}
 	jobPool.Put(j)
+}
+
+// rowChunk returns the height of the row chunks a tall multiply of m rows
+// is shared out in, or 0 below 1024 rows (there column chunks, whose
+// parts stream all of A's K block, win while that block is small): two
+// chunks per goroutine, each at least 256 rows (a whole multiple of MR) so
+// that packing B once per chunk stays cheap. On 2 Zen 5 cores, 1024³ and
+// 2048³ run ~15% faster than in column chunks.
+func rowChunk(kn *kernel, threads, m int) int {
+	if m < 1024 {
+		return 0
+	}
+	h := ceilDiv(max(256, ceilDiv(m, 2*threads)), kn.mr) * kn.mr
+	if ceilDiv(m, h) < 2 {
+		return 0
+	}
+	return min(h, kn.mb)
 }
 
 // split picks a grid pm×pn (pm*pn <= threads) of parts for one m×n×k
@@ -235,7 +264,15 @@ func rangeOf(i, parts, n, unit int) (lo, hi int) {
 // runPart runs part i of the job on the calling goroutine.
 func (j *job) runPart(i int) {
 	buf := bufPool.Get().(*buffers)
-	if j.dynamic {
+	if j.rowChunk > 0 {
+		for {
+			i0 := int(j.claim.Add(1)-1) * j.rowChunk
+			if i0 >= j.m {
+				break
+			}
+			j.entry(buf, j.bb, i0, min(i0+j.rowChunk, j.m), 0, j.n)
+		}
+	} else if j.dynamic {
 		j.dynamicEntry(buf, i)
 	} else if j.byBatch {
 		lo, hi := rangeOf(i, j.parts, j.batch, 1)
