@@ -1,5 +1,6 @@
-// Package sharedtest locates the shared test data (conformance vectors,
-// reference models and corpora) for tests.
+// Package sharedtest holds what many tests share: locating the shared test
+// data (conformance vectors, reference models and corpora), and counting
+// steady-state allocations.
 //
 // The data lives in a folder called shared beside the repository root (CI
 // clones the repository next to it). A user's clone may not have it: tests

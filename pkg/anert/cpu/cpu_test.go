@@ -248,7 +248,7 @@ func TestEvalAllocs(t *testing.T) {
 		b, _ := k.NewBinding()
 		defer b.Close()
 		b.Eval()
-		if n := testing.AllocsPerRun(5, func() { b.Eval() }); n != 0 {
+		if n := sharedtest.AllocsPerRun(5, func() { b.Eval() }); n != 0 {
 			t.Errorf("%s: Eval allocates %v times", name, n)
 		}
 	}

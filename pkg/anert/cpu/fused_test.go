@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/anekit/anekit/internal/f16"
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 	"github.com/anekit/anekit/pkg/mil"
 )
@@ -152,7 +153,7 @@ func TestFusedAllocs(t *testing.T) {
 			}
 			bi, _ := k.NewBinding()
 			bi.Eval()
-			if n := testing.AllocsPerRun(5, func() { bi.Eval() }); n != 0 {
+			if n := sharedtest.AllocsPerRun(5, func() { bi.Eval() }); n != 0 {
 				t.Errorf("%s strict=%v: Eval allocates %v times", fc.name, strict, n)
 			}
 			bi.Close()
