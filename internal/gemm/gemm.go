@@ -5,8 +5,10 @@
 // operands are converted while packing. Results accumulate in float32.
 //
 // The API is fixed; the implementation behind it may change. Today: B is
-// packed into panels of NR columns (fp16 decoded on the way), A is read in
-// place or packed into panels of MR rows, and a register-blocked
+// packed into panels of NR columns (fp16 decoded on the way; on amd64 the
+// kernel of the first A panel of a block packs fp32 B as it reads it), A is
+// read in place, copied by rows to a stride that spreads them over the L1
+// sets, or packed into panels of MR rows, and a register-blocked
 // micro-kernel computes MR×NR tiles of C, blocked for the caches (K in the
 // L1-resident A panel, N in the L2-resident B block). The kernels:
 //

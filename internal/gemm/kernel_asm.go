@@ -10,8 +10,10 @@ import (
 	"github.com/anekit/anekit/internal/cpu"
 )
 
-// Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3): the
-// kc×MR A micro-panel stays in L1, the kc×nb B block in L2.
+// Blocking, chosen on Zen 4 and rechecked on Zen 5 (48 KiB L1d, 1 MiB L2
+// per core; kc 256..512, nb 160..480 and mb 336..2048 all measured within
+// noise of these): the kc×MR A micro-panel stays in L1, the kc×nb B block
+// in L2.
 var (
 	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u, runF: run512f, packB32: packB512}
 	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, kc: 384, nb: 320, mb: 1008, run: run256}
