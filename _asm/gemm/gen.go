@@ -62,6 +62,8 @@ func main() {
 		kernel256(mr)
 	}
 	packB512("packB32pf", 4)
+	packBT512()
+	packAT512()
 	Generate()
 }
 
@@ -369,6 +371,126 @@ func packB512(name string, pf int) {
 	DECQ(kc)
 	JNZ(LabelRef(name + "_row"))
 	Label(name + "_ret")
+	VZEROUPPER()
+	RET()
+}
+
+// packBT512 emits packBT32: it packs one panel of 32 columns of B stored
+// transposed (column x of B is row x of bt, leading dimension ld elements,
+// steps contiguous) for kc16 steps, a multiple of 16, into a kc×32 panel at
+// dst (step p at dst[p*32:]). Each 16×16 block is transposed in registers:
+// unpack pairs of rows (ps, then pd) within 128-bit lanes, then two rounds
+// of VSHUFF32X4 across lanes.
+func packBT512() {
+	TEXT("packBT32", NOSPLIT, "func(dst, bt *float32, ld, kc16 int)")
+	Doc("packBT32 packs 32 columns × kc16 steps (a multiple of 16) of transposed B (column x at bt[x*ld:]) into a kc16×32 panel at dst.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("bt"), GP64())
+	ld := Load(Param("ld"), GP64())
+	n := Load(Param("kc16"), GP64())
+	SHLQ(U8(2), ld)
+	SHRQ(U8(4), n)
+	JZ(LabelRef("packBT32_ret"))
+	l3 := GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, l3)
+	// Eight row pointers: rows 4g..4g+3 at bases[g] + 0, ld, 2*ld, 3*ld.
+	bases := []reg.Register{src}
+	for g := 1; g < 8; g++ {
+		r := GP64()
+		LEAQ(Mem{Base: bases[g-1], Index: ld, Scale: 4}, r)
+		bases = append(bases, r)
+	}
+	z := []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
+		reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
+		reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
+		reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31}
+	rowAt := func(i int, h int) Mem {
+		m := Mem{Base: bases[4*h+i/4]}
+		switch i % 4 {
+		case 1:
+			m.Index, m.Scale = ld, 1
+		case 2:
+			m.Index, m.Scale = ld, 2
+		case 3:
+			m.Index, m.Scale = l3, 1
+		}
+		return m
+	}
+	Label("packBT32_loop")
+	for h := 0; h < 2; h++ {
+		r, a := z[0:16], z[16:32]
+		for i := 0; i < 16; i++ {
+			VMOVUPS(rowAt(i, h), r[i])
+		}
+		// a[2i], a[2i+1]: rows 2i, 2i+1 interleaved (low, high pairs).
+		for i := 0; i < 8; i++ {
+			VUNPCKLPS(r[2*i+1], r[2*i], a[2*i])
+			VUNPCKHPS(r[2*i+1], r[2*i], a[2*i+1])
+		}
+		// b[4i+c] lane L: rows 4i..4i+3 of column 4L+c.
+		b := r
+		for i := 0; i < 4; i++ {
+			VUNPCKLPD(a[4*i+2], a[4*i], b[4*i])
+			VUNPCKHPD(a[4*i+2], a[4*i], b[4*i+1])
+			VUNPCKLPD(a[4*i+3], a[4*i+1], b[4*i+2])
+			VUNPCKHPD(a[4*i+3], a[4*i+1], b[4*i+3])
+		}
+		// out[4L+c] = lanes L of b[c], b[4+c], b[8+c], b[12+c].
+		u, o := a[0:4], a[4:8]
+		for c := 0; c < 4; c++ {
+			VSHUFF32X4(U8(0x44), b[4+c], b[c], u[0])
+			VSHUFF32X4(U8(0xEE), b[4+c], b[c], u[1])
+			VSHUFF32X4(U8(0x44), b[12+c], b[8+c], u[2])
+			VSHUFF32X4(U8(0xEE), b[12+c], b[8+c], u[3])
+			VSHUFF32X4(U8(0x88), u[2], u[0], o[0])
+			VSHUFF32X4(U8(0xDD), u[2], u[0], o[1])
+			VSHUFF32X4(U8(0x88), u[3], u[1], o[2])
+			VSHUFF32X4(U8(0xDD), u[3], u[1], o[3])
+			for L := 0; L < 4; L++ {
+				VMOVUPS(o[L], Mem{Base: dst, Disp: (4*L+c)*128 + 64*h})
+			}
+		}
+	}
+	for _, p := range bases {
+		ADDQ(U8(64), p)
+	}
+	ADDQ(U32(16*128), dst)
+	DECQ(n)
+	JNZ(LabelRef("packBT32_loop"))
+	Label("packBT32_ret")
+	VZEROUPPER()
+	RET()
+}
+
+// packAT512 emits packAT14: it packs kc steps of mr <= 14 rows of A stored
+// transposed (step p at at[p*ld:], rows contiguous) into a kc×14 panel at
+// dst, rows mr..13 zeroed: one masked load and one masked store per step.
+func packAT512() {
+	TEXT("packAT14", NOSPLIT, "func(dst, at *float32, ld, kc, mr int)")
+	Doc("packAT14 packs kc steps of mr <= 14 rows of transposed A (step p at at[p*ld:]) into a kc×14 panel at dst, zeroing rows mr..13.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("at"), GP64())
+	ld := Load(Param("ld"), GP64())
+	n := Load(Param("kc"), GP64())
+	mr := Load(Param("mr"), GP64())
+	SHLQ(U8(2), ld)
+	// K1: the mr rows to load; K2: the 14 lanes of a step to store.
+	ones, m := GP64(), GP64()
+	MOVQ(I32(-1), ones)
+	BZHIQ(mr, ones, m) // the low mr bits
+	KMOVW(m.As32(), reg.K1)
+	MOVL(U32(0x3fff), m.As32())
+	KMOVW(m.As32(), reg.K2)
+	TESTQ(n, n)
+	JZ(LabelRef("packAT14_ret"))
+	Label("packAT14_loop")
+	VMOVUPS_Z(Mem{Base: src}, reg.K1, reg.Z0)
+	VMOVUPS(reg.Z0, reg.K2, Mem{Base: dst})
+	ADDQ(ld, src)
+	ADDQ(U8(56), dst)
+	DECQ(n)
+	JNZ(LabelRef("packAT14_loop"))
+	Label("packAT14_ret")
 	VZEROUPPER()
 	RET()
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // TestRowCopy covers A copied by rows (fp32 whose row stride aliases in
-// L1, and row-major fp16) and B packed by whole panels or by the first A
+// L1, and row-major fp16), transposed A and B packed by the amd64 packers,
+// and B packed by whole panels or by the first A
 // panel's kernel (fused), across K blocks, partial column panels, and the
 // thread splits (column chunks, row chunks, static).
 func TestRowCopy(t *testing.T) {
@@ -20,6 +21,10 @@ func TestRowCopy(t *testing.T) {
 			{batch: 1, m: 45, n: 130, k: 900, ha: true, alpha: 1, beta: -1}, // fp16 A decoded by rows
 			{batch: 2, m: 17, n: 64, k: 1024, hb: true, alpha: 1, beta: 0},
 			{batch: 1, m: 3, n: 33, k: 4096, alpha: 2, beta: 0},
+			// Transposed operands: B transposed in 16×16 blocks plus a
+			// tail of steps; A transposed packed step by step (masked).
+			{batch: 1, m: 47, n: 100, k: 333, la: colMajor, lb: colMajor, alpha: 1, beta: 0},
+			{batch: 1, m: 300, n: 64, k: 900, la: colMajor, alpha: 1, beta: 1},
 			// Tall: row chunks shared out across goroutines.
 			{batch: 1, m: 1100, n: 64, k: 300, alpha: 1, beta: 0},
 			{batch: 1, m: 1030, n: 50, k: 70, lc: strided, hc: true, alpha: 1, beta: 0.5},

@@ -35,6 +35,14 @@ type kernel struct {
 	// row-major fp32 B (leading dimension ldb, starting at src[0]) into
 	// dst, panel q at dst[q*kc*NR:].
 	packB32 func(dst, src []float32, ldb, kc, nq int)
+	// packBT, if set, packs one whole panel of NR columns of kc steps of
+	// fp32 B stored transposed (column x at bt[x*ld:], steps contiguous)
+	// into dst.
+	packBT func(dst, bt []float32, ld, kc int)
+	// packAT, if set, packs kc steps of mr rows of fp32 A stored
+	// transposed (step p at at[p*ld:], rows contiguous) into a kc×MR
+	// panel, zeroing rows mr..MR-1.
+	packAT func(dst, at []float32, ld, kc, mr int)
 }
 
 // direct reports whether the kernel reads a in place rather than packed:
@@ -337,7 +345,7 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 				lda = rowStride(kc)
 				copyRows(buf.a, lda, a, i0+ic, mc, pc, kc)
 			case !direct:
-				packA(buf, buf.a, a, i0+ic, mc, pc, kc, MR)
+				kn.packA(buf, buf.a, a, i0+ic, mc, pc, kc)
 			}
 			for jc := 0; jc < n; jc += kn.nb {
 				nb := min(kn.nb, n-jc)
@@ -475,7 +483,7 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 			}
 			for pi, pc := 0, 0; pc < k; pi, pc = pi+1, pc+kb {
 				kc := min(kb, k-pc)
-				packA(buf, j.apack[pi*npan*MR*kn.kc+q*MR*kc:], a, q*MR, min(MR, m-q*MR), pc, kc, MR)
+				kn.packA(buf, j.apack[pi*npan*MR*kn.kc+q*MR*kc:], a, q*MR, min(MR, m-q*MR), pc, kc)
 			}
 			j.packed.Add(1)
 		}
@@ -555,12 +563,16 @@ func (j *job) rowPanel(a Mat, q, ldr int) ([]float32, int) {
 
 // packA packs rows i0..i0+mc, steps p0..p0+kc of a into dst as
 // ceil(mc/MR) panels of kc×MR, zero-padding missing rows.
-func packA(buf *buffers, dst []float32, a Mat, i0, mc, p0, kc, MR int) {
+func (kn *kernel) packA(buf *buffers, dst []float32, a Mat, i0, mc, p0, kc int) {
+	MR := kn.mr
 	for q := 0; q*MR < mc; q++ {
 		panel := dst[q*MR*kc : (q+1)*MR*kc]
 		mr := min(MR, mc-q*MR)
 		base := a.Off + (i0+q*MR)*a.RowStride + p0*a.ColStride
 		switch {
+		case a.RowStride == 1 && a.F16 == nil && kn.packAT != nil:
+			kn.packAT(panel, a.F32[base:], a.ColStride, kc, mr)
+			continue // rows mr.. zeroed too
 		case a.RowStride == 1 && a.F16 == nil: // Aᵀ stored: each step is a run
 			for p := 0; p < kc; p++ {
 				s := base + p*a.ColStride
@@ -628,6 +640,8 @@ func (kn *kernel) packB(buf *buffers, b Mat, p0, kc, j0, nb int, fused bool) {
 				s := base + p*b.RowStride
 				f16.Decode(panel[p*NR:p*NR+nr], b.F16[s:s+nr])
 			}
+		case b.RowStride == 1 && b.F16 == nil && nr == NR && kn.packBT != nil:
+			kn.packBT(panel, b.F32[base:], b.ColStride, kc)
 		default: // gather each column, then scatter it down the panel
 			// Swap roles: column x of b is a "row" with stride RowStride.
 			bt := b.T()

@@ -150,3 +150,9 @@ func kern256x6(k int, a *float32, b *float32, c *float32, ldc int, alpha float32
 
 // packB32pf packs nq panels of 32 columns of kc rows of row-major B (leading dimension ldb) into kc×32 panels at dst, panel q at dst[q*kc*32:].
 func packB32pf(dst *float32, src *float32, ldb int, kc int, nq int)
+
+// packBT32 packs 32 columns × kc16 steps (a multiple of 16) of transposed B (column x at bt[x*ld:]) into a kc16×32 panel at dst.
+func packBT32(dst *float32, bt *float32, ld int, kc16 int)
+
+// packAT14 packs kc steps of mr <= 14 rows of transposed A (step p at at[p*ld:]) into a kc×14 panel at dst, zeroing rows mr..13.
+func packAT14(dst *float32, at *float32, ld int, kc int, mr int)

@@ -15,7 +15,7 @@ import (
 // noise of these): the kc×MR A micro-panel stays in L1, the kc×nb B block
 // in L2.
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u, runF: run512f, packB32: packB512}
+	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u, runF: run512f, packB32: packB512, packBT: packBT512, packAT: packAT512}
 	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, kc: 384, nb: 320, mb: 1008, run: run256}
 )
 
@@ -75,4 +75,25 @@ func currentKernel() *kernel {
 func packB512(dst, src []float32, ldb, kc, nq int) {
 	_, _ = dst[:nq*kc*32], src[:(kc-1)*ldb+nq*32]
 	packB32pf(unsafe.SliceData(dst), unsafe.SliceData(src), ldb, kc, nq)
+}
+
+func packBT512(dst, bt []float32, ld, kc int) {
+	_, _ = dst[:kc*32], bt[:31*ld+kc]
+	k16 := kc &^ 15
+	if k16 > 0 {
+		packBT32(unsafe.SliceData(dst), unsafe.SliceData(bt), ld, k16)
+	}
+	for p := k16; p < kc; p++ {
+		for x := range 32 {
+			dst[p*32+x] = bt[x*ld+p]
+		}
+	}
+}
+
+func packAT512(dst, at []float32, ld, kc, mr int) {
+	if kc <= 0 {
+		return
+	}
+	_, _ = dst[:kc*14], at[:(kc-1)*ld+mr]
+	packAT14(unsafe.SliceData(dst), unsafe.SliceData(at), ld, kc, mr)
 }
