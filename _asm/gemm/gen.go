@@ -40,10 +40,15 @@ const sigF = "func(k int, a *float32, lda int, b, bsrc *float32, ldb int, c *flo
 
 // The AVX-512 kernels' sources of A and B.
 const (
-	packedA  = iota // A and B packed
-	inPlaceA        // A read in place, B packed
-	fusedB          // A read in place, B read from its source and packed on the way
+	packedA      = iota // A and B packed
+	inPlaceA            // A read in place, B packed
+	fusedB              // A read in place, B read from its source and packed on the way
+	packedFusedB        // A packed, B read from its source and packed on the way
 )
+
+// sigPF is the signature of the kernels that read A from a packed panel
+// and B from its row-major source, packing it to b as they go.
+const sigPF = "func(k int, a, b, bsrc *float32, ldb int, c *float32, ldc int, alpha, beta float32)"
 
 // pfRows is how many rows of B's source a fused kernel prefetches ahead.
 const pfRows = 32
@@ -53,7 +58,7 @@ const mr256 = 6
 
 func main() {
 	ConstraintExpr("!purego")
-	for _, mode := range []int{packedA, inPlaceA, fusedB} {
+	for _, mode := range []int{packedA, inPlaceA, fusedB, packedFusedB} {
 		for mr := 1; mr <= mr512; mr++ {
 			kernel512(mr, mode)
 		}
@@ -72,9 +77,11 @@ func main() {
 // With mode inPlaceA it emits kern512ux<mr>, which reads A's rows in place
 // (five row pointers, the rows between them addressed as pointer + lda or
 // + 2*lda); with fusedB, kern512fx<mr>, which also loads B from its source
-// rows (prefetching pfRows rows ahead) and stores the packed panel to b.
+// rows (prefetching pfRows rows ahead) and stores the packed panel to b;
+// with packedFusedB, kern512pfx<mr>: packed A, B as in fusedB.
 func kernel512(mr int, mode int) {
-	unpacked := mode != packedA
+	unpacked := mode == inPlaceA || mode == fusedB
+	fused := mode == fusedB || mode == packedFusedB
 	var name string
 	switch mode {
 	case packedA:
@@ -89,6 +96,10 @@ func kernel512(mr int, mode int) {
 		name = fmt.Sprintf("kern512fx%d", mr)
 		TEXT(name, NOSPLIT, sigF)
 		Doc(fmt.Sprintf("%s is the AVX-512 %dx32 micro-kernel reading row-major A in place and B from its source, packing B to b.", name, mr))
+	case packedFusedB:
+		name = fmt.Sprintf("kern512pfx%d", mr)
+		TEXT(name, NOSPLIT, sigPF)
+		Doc(fmt.Sprintf("%s is the AVX-512 %dx32 micro-kernel reading A from a packed panel (stride %d) and B from its source, packing B to b.", name, mr, mr512))
 	}
 	zs := []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
 		reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
@@ -121,7 +132,7 @@ func kernel512(mr int, mode int) {
 		}
 	}
 	var bsrc, ldb, pfp reg.Register
-	if mode == fusedB {
+	if fused {
 		bsrc = Load(Param("bsrc"), GP64())
 		ldb = Load(Param("ldb"), GP64())
 		SHLQ(U8(2), ldb)
@@ -151,7 +162,7 @@ func kernel512(mr int, mode int) {
 	// broadcast once into a register and used by two FMAs (measured ~12%
 	// faster on Zen 5 than two FMAs each broadcasting from memory).
 	step := func(s int) {
-		if mode == fusedB {
+		if fused {
 			VMOVUPS(Mem{Base: bsrc}, b0)
 			VMOVUPS(Mem{Base: bsrc, Disp: 64}, b1)
 			PREFETCHT0(Mem{Base: pfp})
@@ -208,7 +219,7 @@ func kernel512(mr int, mode int) {
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
 	// Scale by alpha.
-	off := map[int]int{packedA: 40, inPlaceA: 48, fusedB: 64}[mode]
+	off := map[int]int{packedA: 40, inPlaceA: 48, fusedB: 64, packedFusedB: 56}[mode]
 	VBROADCASTSS(NewParamAddr("alpha", off), b0)
 	for r := 0; r < mr; r++ {
 		VMULPS(b0, acc(r, 0), acc(r, 0))

@@ -31,6 +31,8 @@ type kernel struct {
 	// to b on the way: the first A panel of a block packs B for the rest.
 	// len(bsrc) >= (k-1)*ldb + NR.
 	runF func(mr, k int, a []float32, lda int, b, bsrc []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// runPF, if set, is run reading B as runF does.
+	runPF func(mr, k int, a, b, bsrc []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 	// packB32, if set, packs nq whole panels of NR columns of kc rows of
 	// row-major fp32 B (leading dimension ldb, starting at src[0]) into
 	// dst, panel q at dst[q*kc*NR:].
@@ -361,7 +363,7 @@ func (kn *kernel) block(buf *buffers, m, n, k int, alpha float32, a Mat, i0 int,
 						ap = buf.a[ir*kc : (ir+MR)*kc]
 					}
 					if fuse && ir == 0 {
-						kn.panelF(buf, ap, lda, min(MR, mc-ir), kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc, b, pc, j0+jc)
+						kn.panelF(buf, direct || rows, ap, lda, min(MR, mc-ir), kc, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc, b, pc, j0+jc)
 						continue
 					}
 					kn.panel(buf, direct || rows, ap, lda, min(MR, mc-ir), kc, 0, nb, alpha, be, c[(ic+ir)*ldc+jc:], ldc)
@@ -390,24 +392,34 @@ func (kn *kernel) reserve(buf *buffers, m, n, k int) {
 }
 
 // fuseB reports whether the first A panel of each block packs B on the
-// way (runF) rather than B being packed before: A is read in place (or
-// from its row copy) and B is fp32 with unit column stride.
+// way (runF, or runPF for packed A) rather than B being packed before: B
+// is fp32 with unit column stride.
 func (kn *kernel) fuseB(inPlace bool, b Mat) bool {
-	return inPlace && !noFuse && kn.runF != nil && b.F16 == nil && b.ColStride == 1
+	if noFuse || b.F16 != nil || b.ColStride != 1 {
+		return false
+	}
+	if inPlace {
+		return kn.runF != nil
+	}
+	return kn.runPF != nil
 }
 
 // panelF is panel for the first A panel of a block when B is fused: the
 // whole NR-column panels are read from b (steps p0.., columns j0..) and
 // packed into buf.b by runF; the partial last panel, packed before, runs
 // as in panel.
-func (kn *kernel) panelF(buf *buffers, ap []float32, lda, mr, kc, nb int, alpha, be float32, c []float32, ldc int, b Mat, p0, j0 int) {
+func (kn *kernel) panelF(buf *buffers, direct bool, ap []float32, lda, mr, kc, nb int, alpha, be float32, c []float32, ldc int, b Mat, p0, j0 int) {
 	NR := kn.nr
 	full := nb / NR * NR
 	src := b.F32[b.Off+p0*b.RowStride+j0:]
 	for jr := 0; jr < full; jr += NR {
-		kn.runF(mr, kc, ap, lda, buf.b[jr*kc:(jr+NR)*kc], src[jr:], b.RowStride, c[jr:], ldc, alpha, be)
+		if direct {
+			kn.runF(mr, kc, ap, lda, buf.b[jr*kc:(jr+NR)*kc], src[jr:], b.RowStride, c[jr:], ldc, alpha, be)
+		} else {
+			kn.runPF(mr, kc, ap, buf.b[jr*kc:(jr+NR)*kc], src[jr:], b.RowStride, c[jr:], ldc, alpha, be)
+		}
 	}
-	kn.panel(buf, true, ap, lda, mr, kc, full, nb, alpha, be, c, ldc)
+	kn.panel(buf, direct, ap, lda, mr, kc, full, nb, alpha, be, c, ldc)
 }
 
 // panel multiplies one A micro-panel of mr rows, ap (rows in place with
@@ -521,7 +533,7 @@ func (j *job) dynamicEntry(buf *buffers, part int) {
 					ap = j.apack[base : base+MR*kc]
 				}
 				if fuse && q == 0 {
-					kn.panelF(buf, ap, lda, min(MR, m-i), kc, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc, b, pc, jc)
+					kn.panelF(buf, direct || rows, ap, lda, min(MR, m-i), kc, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc, b, pc, jc)
 					continue
 				}
 				kn.panel(buf, direct || rows, ap, lda, min(MR, m-i), kc, 0, cw, j.alpha, be, c.F32[c.Off+i*ldc+jc:], ldc)

@@ -130,6 +130,48 @@ func kern512fx13(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int,
 // kern512fx14 is the AVX-512 14x32 micro-kernel reading row-major A in place and B from its source, packing B to b.
 func kern512fx14(k int, a *float32, lda int, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
 
+// kern512pfx1 is the AVX-512 1x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx1(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx2 is the AVX-512 2x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx2(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx3 is the AVX-512 3x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx3(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx4 is the AVX-512 4x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx4(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx5 is the AVX-512 5x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx5(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx6 is the AVX-512 6x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx6(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx7 is the AVX-512 7x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx7(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx8 is the AVX-512 8x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx8(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx9 is the AVX-512 9x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx9(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx10 is the AVX-512 10x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx10(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx11 is the AVX-512 11x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx11(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx12 is the AVX-512 12x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx12(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx13 is the AVX-512 13x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx13(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
+// kern512pfx14 is the AVX-512 14x32 micro-kernel reading A from a packed panel (stride 14) and B from its source, packing B to b.
+func kern512pfx14(k int, a *float32, b *float32, bsrc *float32, ldb int, c *float32, ldc int, alpha float32, beta float32)
+
 // kern256x1 is the AVX2+FMA 1x16 micro-kernel (A panel stride 6).
 func kern256x1(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 

@@ -15,7 +15,7 @@ import (
 // noise of these): the kc×MR A micro-panel stays in L1, the kc×nb B block
 // in L2.
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u, runF: run512f, packB32: packB512, packBT: packBT512, packAT: packAT512}
+	avx512Kernel = &kernel{name: "avx512", mr: 14, nr: 32, kc: 384, nb: 320, mb: 1008, run: run512, runU: run512u, runF: run512f, runPF: run512pf, packB32: packB512, packBT: packBT512, packAT: packAT512}
 	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, kc: 384, nb: 320, mb: 1008, run: run256}
 )
 
@@ -51,6 +51,16 @@ var kern512f = [...]func(k int, a *float32, lda int, b, bsrc *float32, ldb int, 
 func run512f(mr, k int, a []float32, lda int, b, bsrc []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	_, _, _, _ = a[:(mr-1)*lda+k], b[:k*32], bsrc[:(k-1)*ldb+32], c[:(mr-1)*ldc+32]
 	kern512f[mr-1](k, unsafe.SliceData(a), lda, unsafe.SliceData(b), unsafe.SliceData(bsrc), ldb, unsafe.SliceData(c), ldc, alpha, beta)
+}
+
+var kern512pf = [...]func(k int, a, b, bsrc *float32, ldb int, c *float32, ldc int, alpha, beta float32){
+	kern512pfx1, kern512pfx2, kern512pfx3, kern512pfx4, kern512pfx5, kern512pfx6, kern512pfx7,
+	kern512pfx8, kern512pfx9, kern512pfx10, kern512pfx11, kern512pfx12, kern512pfx13, kern512pfx14,
+}
+
+func run512pf(mr, k int, a, b, bsrc []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	_, _, _, _ = a[:k*14], b[:k*32], bsrc[:(k-1)*ldb+32], c[:(mr-1)*ldc+32]
+	kern512pf[mr-1](k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(bsrc), ldb, unsafe.SliceData(c), ldc, alpha, beta)
 }
 
 func run256(mr, k int, a, b, c []float32, ldc int, alpha, beta float32) {
