@@ -70,7 +70,7 @@ func (kn *kernel) direct(a Mat) bool {
 // fp16, decoded on the way) copies in long runs, where panels would gather
 // it one element at a time.
 func (kn *kernel) rowCopy(a Mat) bool {
-	return !noDirect && !noRowCopy && kn.runU != nil && a.ColStride == 1 && a.RowStride >= 0
+	return !noDirect && kn.runU != nil && a.ColStride == 1 && a.RowStride >= 0
 }
 
 // rowStride is the row stride (in floats) of a row copy of k columns:
@@ -763,7 +763,3 @@ var noDynamic bool
 // noFuse forces B to be packed before the kernels run (for tests and
 // benchmarks).
 var noFuse bool
-
-// noRowCopy forces panels where A not read in place would be copied by
-// rows (for benchmarks).
-var noRowCopy bool
