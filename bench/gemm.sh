@@ -89,7 +89,11 @@ echo "raw figures: $OUT" >&2
 
 echo
 if (cd "$root" && go build -tags openblas -o "$work/pair" ./bench/pair) 2>/dev/null; then
-	"$work/pair" -threads 1,2 -pairs "${PAIRS:-9}"
+	# OpenBLAS's idle workers busy-wait ~128 ms after each call, which in
+	# an alternating run lands inside our timing and takes our second core;
+	# OPENBLAS_THREAD_TIMEOUT=4 makes them sleep at once (OpenBLAS's own
+	# speed is unchanged by it, measured).
+	OPENBLAS_THREAD_TIMEOUT=4 "$work/pair" -threads 1,2 -pairs "${PAIRS:-9}"
 else
 	echo "bench/pair not built (needs cgo and libopenblas-dev); paired table skipped" >&2
 fi

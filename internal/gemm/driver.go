@@ -94,7 +94,7 @@ type buffers struct {
 	a, b, tile, row, temp []float32
 }
 
-var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+var bufPool freeList[buffers]
 
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -124,7 +124,7 @@ type job struct {
 	wg             sync.WaitGroup
 }
 
-var jobPool = sync.Pool{New: func() any { return new(job) }}
+var jobPool freeList[job]
 
 func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, beta float32, c Mat) {
 	if batch <= 0 || m <= 0 || n <= 0 {
@@ -137,7 +137,7 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 		return
 	}
 	flops := 2 * m * n * k
-	j := jobPool.Get().(*job)
+	j := jobPool.get()
 	apack, astate := j.apack, j.astate // keep the packing space
 	*j = job{kn: kn, batch: batch, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, c: c,
 		apack: apack, astate: astate}
@@ -205,7 +205,7 @@ func batched(kn *kernel, threads, batch, m, n, k int, alpha float32, a, b Mat, b
 	}
 	apack, astate = j.apack, j.astate
 	*j = job{apack: apack[:0], astate: astate[:0]}
-	jobPool.Put(j)
+	jobPool.put(j)
 }
 
 // rowChunk returns the height of the row chunks a tall multiply of m rows
@@ -276,7 +276,7 @@ func rangeOf(i, parts, n, unit int) (lo, hi int) {
 
 // runPart runs part i of the job on the calling goroutine.
 func (j *job) runPart(i int) {
-	buf := bufPool.Get().(*buffers)
+	buf := bufPool.get()
 	if j.rowChunk > 0 {
 		for {
 			i0 := int(j.claim.Add(1)-1) * j.rowChunk
@@ -299,7 +299,7 @@ func (j *job) runPart(i int) {
 			j.entry(buf, j.bb, i0, i1, j0, j1)
 		}
 	}
-	bufPool.Put(buf)
+	bufPool.put(buf)
 }
 
 // entry computes rows [i0,i1) and columns [j0,j1) of batch entry bb.
