@@ -11,38 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/model"
 )
 
 var bin string // the ane-compile binary built by TestMain
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ane-compile-test")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "ane-compile")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func repoRoot(t testing.TB) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
+func TestMain(m *testing.M) { sharedtest.MainWithBinary(m, "ane-compile", &bin) }
 
 type result struct {
 	stdout, stderr string
@@ -65,7 +40,7 @@ func runBin(t *testing.T, args ...string) result {
 }
 
 func TestExampleModels(t *testing.T) {
-	yamls, _ := filepath.Glob(filepath.Join(repoRoot(t), "examples", "models", "*.yaml"))
+	yamls, _ := filepath.Glob(filepath.Join(sharedtest.Root(t), "examples", "models", "*.yaml"))
 	if len(yamls) < 5 {
 		t.Fatalf("found %d example models", len(yamls))
 	}
@@ -100,7 +75,7 @@ func TestExampleModels(t *testing.T) {
 
 func TestDefaultOutputDeterministicAndJSON(t *testing.T) {
 	dir := t.TempDir()
-	src, _ := os.ReadFile(filepath.Join(repoRoot(t), "examples", "models", "tiny.yaml"))
+	src, _ := os.ReadFile(filepath.Join(sharedtest.Root(t), "examples", "models", "tiny.yaml"))
 	y := filepath.Join(dir, "model.yaml")
 	os.WriteFile(y, src, 0o644)
 	r := runBin(t, y, "--json")
@@ -166,7 +141,7 @@ func TestTargets(t *testing.T) {
 	dir := t.TempDir()
 	y := filepath.Join(dir, "small8.yaml")
 	os.WriteFile(y, []byte(headDim8), 0o644)
-	tiny := filepath.Join(repoRoot(t), "examples", "models", "tiny.yaml")
+	tiny := filepath.Join(sharedtest.Root(t), "examples", "models", "tiny.yaml")
 
 	r := runBin(t, y, "--target", "cpu")
 	if r.code != 0 || strings.Count(r.stderr, "warning") != 1 || !strings.Contains(r.stderr, "matmul-inner") {
@@ -211,7 +186,7 @@ func TestBadInput(t *testing.T) {
 		{"no args", nil, "want one model.yaml"},
 		{"two args", []string{"a.yaml", "b.yaml"}, "want one model.yaml"},
 		{"bad target", []string{"--target", "gpu", "x.yaml"}, "--target"},
-		{"occupied output", []string{"-o", notBundle, filepath.Join(repoRoot(t), "examples", "models", "tiny.yaml")}, "not a bundle"},
+		{"occupied output", []string{"-o", notBundle, filepath.Join(sharedtest.Root(t), "examples", "models", "tiny.yaml")}, "not a bundle"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runBin(t, tc.args...)

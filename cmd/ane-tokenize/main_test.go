@@ -13,46 +13,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 var bin string // the ane-tokenize binary built by TestMain
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ane-tokenize-test")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "ane-tokenize")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		os.Stderr.Write(out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func repoRoot(t testing.TB) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
-func sharedData(t testing.TB) string {
-	d := filepath.Join(repoRoot(t), "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data %s is absent", d)
-	}
-	return d
-}
+func TestMain(m *testing.M) { sharedtest.MainWithBinary(m, "ane-tokenize", &bin) }
 
 type result struct {
 	stdout, stderr []byte
@@ -88,7 +55,7 @@ func mustRun(t *testing.T, dir string, stdin []byte, args ...string) result {
 }
 
 func corpus(t *testing.T) []byte {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "tinyshakespeare.txt"))
+	b, err := os.ReadFile(filepath.Join(sharedtest.Root(t), "examples", "tinyshakespeare.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +125,7 @@ func TestTiktokenFileOutput(t *testing.T) {
 
 func TestDocumentsAndValSplit(t *testing.T) {
 	dir := t.TempDir()
-	data := sharedData(t)
+	data := sharedtest.Path(t, "data")
 	text := corpus(t)
 	os.WriteFile(filepath.Join(dir, "in.txt"), text, 0o644)
 	tok := "llama2:" + filepath.Join(data, "llama2-tokenizer.model")
