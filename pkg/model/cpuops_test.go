@@ -5,7 +5,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/anekit/anekit/internal/gemm"
+	"github.com/anekit/anekit/internal/sharedtest"
 )
 
 func randF32(rng *rand.Rand, n int, scale float64) []float32 {
@@ -301,7 +301,6 @@ func TestSwiGLUBackwardOp(t *testing.T) {
 }
 
 func TestCPUOpsDoNotAllocate(t *testing.T) {
-	defer gemm.SetThreads(gemm.SetThreads(1))
 	rng := rand.New(rand.NewSource(7))
 	emb, W := randF32(rng, opV*opD, 1), randF32(rng, opV*opD, 1)
 	x, y, dx, dy := randF32(rng, opD*opS, 1), make([]float32, opD*opS), make([]float32, opD*opS), randF32(rng, opD*opS, 1)
@@ -320,7 +319,7 @@ func TestCPUOpsDoNotAllocate(t *testing.T) {
 		"SoftmaxCrossEntropy": func() { SoftmaxCrossEntropy(dl, logits, tokens, opV, 1, work) },
 		"SwiGLUBackward":      func() { SwiGLUBackward(dx, y, dy, x, g[:opD*opS]) },
 	} {
-		if n := testing.AllocsPerRun(20, f); n != 0 {
+		if n := sharedtest.AllocsPerRun(20, f); n != 0 {
 			t.Errorf("%s allocates %v times per call", name, n)
 		}
 	}
