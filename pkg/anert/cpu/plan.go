@@ -721,20 +721,9 @@ func moveLast(v view, axis int) view {
 func (c *compiler) softmax(op *mil.Op) error {
 	axis := c.sc.Params(op).Axis
 	out := c.outRows(op)
-	var pre *ewDesc
-	roundPre := false
-	if p := c.rowPre[op]; p != nil {
-		var err error
-		if pre, err = c.buildEW(p); err != nil {
-			return err
-		}
-		roundPre = c.strict && p.Type.DType == mil.FP16
-	} else {
-		x, err := c.tensorArg(op, "x")
-		if err != nil {
-			return err
-		}
-		pre = &ewDesc{shape: op.Type.Shape, leaves: []ewLeaf{{v: x.v}}}
+	pre, roundPre, err := c.rowProducer(op, op.Type.Shape)
+	if err != nil {
+		return err
 	}
 	vs := []view{out}
 	for i, l := range pre.leaves {
@@ -751,6 +740,22 @@ func (c *compiler) softmax(op *mil.Op) error {
 	c.p.scratch = max(c.p.scratch, rowScratch(l)+pre.nregs()*chunk)
 	c.set(op, out)
 	return nil
+}
+
+// rowProducer returns what a row op (softmax, a last-axis reduction) reads
+// per row: the single-use elementwise producer fused into it (c.rowPre), or
+// a plain load of its x of the given shape; roundPre says whether the fused
+// producer's result must be rounded to fp16 first (strict mode).
+func (c *compiler) rowProducer(op *mil.Op, shape []int) (pre *ewDesc, roundPre bool, err error) {
+	if p := c.rowPre[op]; p != nil {
+		pre, err = c.buildEW(p)
+		return pre, c.strict && p.Type.DType == mil.FP16, err
+	}
+	x, err := c.tensorArg(op, "x")
+	if err != nil {
+		return nil, false, err
+	}
+	return &ewDesc{shape: shape, leaves: []ewLeaf{{v: x.v}}}, false, nil
 }
 
 // rowScratch is the scratch a row of l floats takes, rounded up to 64 bytes.
@@ -777,20 +782,9 @@ func (c *compiler) reduce(op *mil.Op) error {
 	kind := map[string]redKind{"reduce_sum": redSum, "reduce_mean": redMean, "reduce_max": redMax}[op.Kind]
 	round := op.Type.DType == mil.FP16
 	if c.rowReduce(op) {
-		var pre *ewDesc
-		roundPre := false
-		if p := c.rowPre[op]; p != nil {
-			var err error
-			if pre, err = c.buildEW(p); err != nil {
-				return err
-			}
-			roundPre = c.strict && p.Type.DType == mil.FP16
-		} else {
-			x, err := c.tensorArg(op, "x")
-			if err != nil {
-				return err
-			}
-			pre = &ewDesc{shape: xt.Shape, leaves: []ewLeaf{{v: x.v}}}
+		pre, roundPre, err := c.rowProducer(op, xt.Shape)
+		if err != nil {
+			return err
 		}
 		pre.out = ov
 		vs := []view{buf}
