@@ -34,14 +34,7 @@ func TestBundleForwardStories260K(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bdir := filepath.Join(t.TempDir(), "stories260K.aneb")
-	if err := ks.WriteBundle(bdir); err != nil {
-		t.Fatal(err)
-	}
-	b, bc, err := OpenBundle(bdir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, bc := writeAndOpenBundle(t, ks, "stories260K.aneb")
 	dev, err := anert.Open("cpu")
 	if err != nil {
 		t.Fatal(err)

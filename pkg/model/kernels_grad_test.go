@@ -2,7 +2,6 @@ package model
 
 import (
 	"math/rand"
-	"path/filepath"
 	"testing"
 
 	"github.com/anekit/anekit/pkg/anert"
@@ -29,14 +28,7 @@ func checkGradients(t *testing.T, c Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "g.aneb")
-	if err := ks.WriteBundle(dir); err != nil {
-		t.Fatal(err)
-	}
-	b, bc, err := OpenBundle(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, bc := writeAndOpenBundle(t, ks, "g.aneb")
 	dev, _ := anert.Open("cpu")
 	defer dev.Close()
 	w64 := kernelWeights(c, 21)

@@ -10,6 +10,7 @@ import (
 	"github.com/anekit/anekit/internal/sharedtest"
 	"github.com/anekit/anekit/pkg/anert"
 	_ "github.com/anekit/anekit/pkg/anert/cpu"
+	"github.com/anekit/anekit/pkg/format"
 	"github.com/anekit/anekit/pkg/mil"
 	"github.com/anekit/anekit/pkg/mil/milref"
 )
@@ -431,14 +432,7 @@ func TestBundleForwardPadded(t *testing.T) {
 			t.Errorf("%s: %v", k.Name, vs[0])
 		}
 	}
-	dir := filepath.Join(t.TempDir(), "tiny.aneb")
-	if err := ks.WriteBundle(dir); err != nil {
-		t.Fatal(err)
-	}
-	b, bc, err := OpenBundle(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, bc := writeAndOpenBundle(t, ks, "tiny.aneb")
 	dev, _ := anert.Open("cpu")
 	defer dev.Close()
 	w64 := RandomWeights[float64](c, 9)
@@ -490,4 +484,19 @@ func TestBundleForwardPadded(t *testing.T) {
 	if e0 := relErr(got, flat); e0 < 100*e {
 		t.Errorf("the layers change the logits by %.3g only, error %.3g: the check is too weak", e0, e)
 	}
+}
+
+// writeAndOpenBundle writes ks as a bundle named name in a temporary folder
+// and reads it back through the validating reader, as ane-train will.
+func writeAndOpenBundle(t *testing.T, ks *KernelSet, name string) (*format.Bundle, Config) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := ks.WriteBundle(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, bc, err := OpenBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, bc
 }
